@@ -1,0 +1,1 @@
+//! The HTTP bridge for remote sandboxes. (Being built.)

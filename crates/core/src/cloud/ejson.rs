@@ -1,0 +1,1 @@
+//! MongoDB Extended JSON on the wire between sandboxes and the core. (Being built.)

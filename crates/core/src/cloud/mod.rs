@@ -1,0 +1,73 @@
+//! The Cloud SDK: one [`Cloud`] per tenant, holding lazily-connected clients
+//! for MongoDB ([`database`]) and S3 ([`storage`]) plus `cloud.env`.
+//!
+//! Host code uses the typed methods; sandboxed code reaches the same methods
+//! through [`Cloud::call`], which takes an operation name and Extended-JSON
+//! arguments (see [`ejson`]) as they arrive over a worker pipe or the bridge.
+
+pub mod database;
+pub mod ejson;
+pub mod storage;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::config::CloudConfig;
+use crate::error::{Error, Result};
+
+pub struct Cloud {
+    config: CloudConfig,
+    // OnceCell: connect on first use, so a Cloud without MONGODB_URL still
+    // serves storage, and the error names the missing variable at the call.
+    database: OnceCell<database::Database>,
+    storage: OnceCell<storage::Storage>,
+}
+
+impl Cloud {
+    pub fn new(config: CloudConfig) -> Self {
+        Cloud {
+            config,
+            database: OnceCell::new(),
+            storage: OnceCell::new(),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::new(CloudConfig::from_env())
+    }
+
+    pub fn config(&self) -> &CloudConfig {
+        &self.config
+    }
+
+    /// `cloud.env`: only the `FUNCTION_ENV_*` variables, prefix stripped.
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.config.env
+    }
+
+    pub async fn database(&self) -> Result<&database::Database> {
+        self.database
+            .get_or_try_init(|| database::Database::connect(&self.config))
+            .await
+    }
+
+    pub async fn storage(&self) -> Result<&storage::Storage> {
+        self.storage
+            .get_or_try_init(|| storage::Storage::connect(&self.config))
+            .await
+    }
+
+    /// Runs one `cloud.*` operation sent by sandboxed code: `db.<method>` or
+    /// `storage.<method>`, arguments and result in Extended JSON.
+    pub async fn call(&self, op: &str, args: Value) -> Result<Value> {
+        if let Some(method) = op.strip_prefix("db.") {
+            return self.database().await?.dispatch(method, args).await;
+        }
+        if let Some(method) = op.strip_prefix("storage.") {
+            return self.storage().await?.dispatch(method, args).await;
+        }
+        Err(Error::invalid(format!("unknown cloud operation {op:?}")))
+    }
+}

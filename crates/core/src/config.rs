@@ -1,0 +1,289 @@
+//! Typed configuration. Every setting has a default here, may be read from
+//! the environment, and may be overridden per call. A missing setting is an
+//! error only at the call that needs it, never at load time.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Where a function runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// The warm pool of local `node` worker processes.
+    Local,
+    /// A remote Dify Sandbox at `SANDBOX_URL`.
+    Dify,
+}
+
+impl BackendKind {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "local" => Ok(BackendKind::Local),
+            "dify" => Ok(BackendKind::Dify),
+            other => Err(Error::invalid(format!(
+                "unknown backend {other:?}: expected 'local' or 'dify'"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Nodejs,
+    Python3,
+}
+
+impl Language {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "nodejs" => Ok(Language::Nodejs),
+            "python3" => Ok(Language::Python3),
+            other => Err(Error::invalid(format!(
+                "unknown language {other:?}: expected 'nodejs' or 'python3'"
+            ))),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Nodejs => "nodejs",
+            Language::Python3 => "python3",
+        }
+    }
+}
+
+/// Settings of the runtime as a whole (engine, pool, sandbox client, bridge).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub backend: BackendKind,
+    pub sandbox_url: Option<String>,
+    pub sandbox_api_key: Option<String>,
+    pub timeout_ms: u64,
+    pub memory_mb: u64,
+    pub pool_size: usize,
+    pub bridge_bind: String,
+    pub bridge_url: Option<String>,
+    pub max_invoke_depth: u32,
+    pub sandbox_retries: u32,
+    /// Cap on one invocation's console output, in bytes.
+    pub max_log_bytes: usize,
+    /// Cap on the bytes read from one Dify Sandbox response.
+    pub max_response_bytes: usize,
+    /// Budget of the module cache (prepared programs), in bytes.
+    pub module_cache_bytes: usize,
+    /// The `node` binary for local workers; the addon passes the host's own.
+    pub node_path: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            backend: BackendKind::Local,
+            sandbox_url: None,
+            sandbox_api_key: None,
+            timeout_ms: 10_000,
+            memory_mb: 256,
+            pool_size: 4,
+            bridge_bind: "127.0.0.1:0".into(),
+            bridge_url: None,
+            max_invoke_depth: 8,
+            sandbox_retries: 3,
+            max_log_bytes: 1024 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
+            module_cache_bytes: 64 * 1024 * 1024,
+            node_path: None,
+        }
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(var: &str, value: &str) -> Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Error::Config(format!("{var}={value:?} is not a valid number")))
+}
+
+impl RuntimeConfig {
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `get`, so tests can supply an environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut c = RuntimeConfig {
+            sandbox_url: get("SANDBOX_URL").map(|u| u.trim_end_matches('/').to_string()),
+            sandbox_api_key: get("SANDBOX_API_KEY"),
+            bridge_url: get("RUNTIME_BRIDGE_URL").map(|u| u.trim_end_matches('/').to_string()),
+            node_path: get("RUNTIME_NODE_PATH").map(PathBuf::from),
+            ..Default::default()
+        };
+        c.backend = match get("RUNTIME_BACKEND") {
+            Some(b) => BackendKind::parse(&b).map_err(|_| {
+                Error::Config(format!("RUNTIME_BACKEND={b:?}: expected 'local' or 'dify'"))
+            })?,
+            None if c.sandbox_url.is_some() => BackendKind::Dify,
+            None => BackendKind::Local,
+        };
+        if let Some(v) = get("RUNTIME_TIMEOUT_MS") {
+            c.timeout_ms = parse_num("RUNTIME_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MEMORY_MB") {
+            c.memory_mb = parse_num("RUNTIME_MEMORY_MB", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_POOL_SIZE") {
+            c.pool_size = parse_num("RUNTIME_POOL_SIZE", &v)?;
+            if c.pool_size == 0 {
+                return Err(Error::Config("RUNTIME_POOL_SIZE must be at least 1".into()));
+            }
+        }
+        if let Some(v) = get("RUNTIME_BRIDGE_BIND") {
+            c.bridge_bind = v;
+        }
+        if let Some(v) = get("RUNTIME_MAX_INVOKE_DEPTH") {
+            c.max_invoke_depth = parse_num("RUNTIME_MAX_INVOKE_DEPTH", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_SANDBOX_RETRIES") {
+            c.sandbox_retries = parse_num("RUNTIME_SANDBOX_RETRIES", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MAX_LOG_BYTES") {
+            c.max_log_bytes = parse_num("RUNTIME_MAX_LOG_BYTES", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MAX_RESPONSE_BYTES") {
+            c.max_response_bytes = parse_num("RUNTIME_MAX_RESPONSE_BYTES", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MODULE_CACHE_MB") {
+            c.module_cache_bytes = parse_num::<usize>("RUNTIME_MODULE_CACHE_MB", &v)? * 1024 * 1024;
+        }
+        Ok(c)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// Per-invocation overrides (`executeFunction`'s `options`).
+#[derive(Debug, Clone, Default)]
+pub struct InvocationOptions {
+    pub timeout_ms: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub language: Option<Language>,
+    pub backend: Option<BackendKind>,
+}
+
+/// S3 settings of a [`crate::cloud::Cloud`].
+#[derive(Debug, Clone, Default)]
+pub struct S3Config {
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub bucket: Option<String>,
+    pub force_path_style: bool,
+}
+
+/// Settings of a [`crate::cloud::Cloud`]: database, storage, function store, env.
+#[derive(Debug, Clone, Default)]
+pub struct CloudConfig {
+    pub mongo_url: Option<String>,
+    pub database: String,
+    pub functions_collection: String,
+    pub s3: S3Config,
+    /// `cloud.env`: the `FUNCTION_ENV_*` variables with the prefix stripped.
+    pub env: BTreeMap<String, String>,
+}
+
+impl CloudConfig {
+    pub fn from_env() -> Self {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::from_vars(&vars)
+    }
+
+    pub fn from_vars(vars: &[(String, String)]) -> Self {
+        let get = |k: &str| {
+            vars.iter()
+                .find(|(n, v)| n == k && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        let endpoint = get("S3_ENDPOINT");
+        let force_path_style = match get("S3_FORCE_PATH_STYLE").as_deref() {
+            Some("0") | Some("false") => false,
+            Some(_) => true,
+            None => endpoint.is_some(),
+        };
+        CloudConfig {
+            mongo_url: get("MONGODB_URL"),
+            database: get("MONGODB_DB").unwrap_or_else(|| "simple_ide".into()),
+            functions_collection: get("FUNCTIONS_COLLECTION").unwrap_or_else(|| "functions".into()),
+            s3: S3Config {
+                endpoint,
+                region: get("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: get("S3_ACCESS_KEY"),
+                secret_access_key: get("S3_SECRET_KEY"),
+                bucket: get("S3_BUCKET"),
+                force_path_style,
+            },
+            env: vars
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("FUNCTION_ENV_")
+                        .filter(|rest| !rest.is_empty())
+                        .map(|rest| (rest.to_string(), v.clone()))
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn defaults_and_backend_inference() {
+        let c = RuntimeConfig::from_lookup(env(&[])).unwrap();
+        assert_eq!(c.backend, BackendKind::Local);
+        assert_eq!(c.timeout_ms, 10_000);
+        assert_eq!(c.pool_size, 4);
+        let c =
+            RuntimeConfig::from_lookup(env(&[("SANDBOX_URL", "http://10.0.0.1:8194/")])).unwrap();
+        assert_eq!(c.backend, BackendKind::Dify);
+        assert_eq!(c.sandbox_url.as_deref(), Some("http://10.0.0.1:8194"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_TIMEOUT_MS", "soon")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: RUNTIME_TIMEOUT_MS=\"soon\" is not a valid number"
+        );
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_BACKEND", "docker")])).unwrap_err();
+        assert!(e.to_string().contains("RUNTIME_BACKEND=\"docker\""), "{e}");
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_POOL_SIZE", "0")])).unwrap_err();
+        assert!(e.to_string().contains("at least 1"), "{e}");
+    }
+
+    #[test]
+    fn function_env_strips_prefix_and_nothing_else_leaks() {
+        let vars = vec![
+            ("FUNCTION_ENV_API_KEY".to_string(), "k".to_string()),
+            ("AWS_SECRET".to_string(), "s".to_string()),
+            ("FUNCTION_ENV_".to_string(), "empty-name".to_string()),
+        ];
+        let c = CloudConfig::from_vars(&vars);
+        assert_eq!(c.env.len(), 1);
+        assert_eq!(c.env["API_KEY"], "k");
+        assert!(!c.s3.force_path_style);
+        assert_eq!(c.database, "simple_ide");
+    }
+}

@@ -1,0 +1,1 @@
+//! executeFunction. (Being built.)

@@ -1,0 +1,118 @@
+//! The one error type of the core. Every variant has a stable string
+//! [`Error::code`] that reaches JavaScript as `error.code`, so callers can
+//! branch on it without parsing messages.
+
+use thiserror::Error as ThisError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, ThisError)]
+pub enum Error {
+    /// The API was called with a value it cannot use (wrong type, unknown option).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A setting the call needs is missing; says which variable provides it.
+    #[error("{what} is not configured: set {var}")]
+    NotConfigured {
+        what: &'static str,
+        var: &'static str,
+    },
+    /// A setting is present but unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("Function timed out after {ms} ms")]
+    Timeout { ms: u64 },
+    /// A local worker process could not be started or broke its protocol.
+    #[error("worker failed: {0}")]
+    Worker(String),
+    #[error("sandbox unreachable at {url}: {cause}")]
+    SandboxUnreachable { url: String, cause: String },
+    #[error("the Dify Sandbox rejected the API key (HTTP 401): set SANDBOX_API_KEY to the server's API_KEY")]
+    SandboxAuth,
+    #[error("sandbox busy: the Dify Sandbox refused the run (HTTP 503 Too many requests) {attempts} times; the code did not run")]
+    SandboxBusy { attempts: u32 },
+    #[error("the Dify Sandbox has networking disabled, but functions reach cloud.* over the network: enable it on the sandbox server ({0})")]
+    SandboxNetworkDisabled(String),
+    /// Any other refusal by the sandbox server, with its message.
+    #[error("sandbox error: {0}")]
+    Sandbox(String),
+    #[error("sandbox output exceeded {limit} bytes")]
+    OutputTooLarge { limit: usize },
+    /// A peer (worker, sandbox, bridge client) sent something we cannot parse.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// An error reported by the MongoDB server; `server_code` is its numeric code (11000 = duplicate key).
+    #[error("{message}")]
+    Database {
+        server_code: Option<i32>,
+        message: String,
+    },
+    #[error("database unreachable: {0}")]
+    DatabaseUnreachable(String),
+    #[error("file not found: {key} in bucket {bucket}")]
+    StorageNotFound { bucket: String, key: String },
+    #[error("bucket not found: {0}")]
+    BucketNotFound(String),
+    #[error("storage rejected the credentials: {0} (check S3_ACCESS_KEY and S3_SECRET_KEY)")]
+    StorageAuth(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("function not found: {0}")]
+    FunctionNotFound(String),
+    #[error("cloud.invoke depth limit of {max} exceeded (RUNTIME_MAX_INVOKE_DEPTH); is a function invoking itself?")]
+    InvokeDepth { max: u32 },
+    /// A function called through `cloud.invoke` failed; the message is the callee's.
+    #[error("{message}")]
+    InvokeFailed { name: String, message: String },
+    #[error("bridge token missing: cloud calls must carry the invocation's token")]
+    TokenMissing,
+    #[error("bridge token invalid: not issued by this runtime")]
+    TokenInvalid,
+    #[error("bridge token expired: its invocation has ended")]
+    TokenExpired,
+    #[error("{0}")]
+    Io(String),
+}
+
+impl Error {
+    /// Stable machine-readable code, exposed to JavaScript as `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Error::NotConfigured { .. } => "NOT_CONFIGURED",
+            Error::Config(_) => "CONFIG_INVALID",
+            Error::Timeout { .. } => "TIMEOUT",
+            Error::Worker(_) => "WORKER_FAILED",
+            Error::SandboxUnreachable { .. } => "SANDBOX_UNREACHABLE",
+            Error::SandboxAuth => "SANDBOX_AUTH",
+            Error::SandboxBusy { .. } => "SANDBOX_BUSY",
+            Error::SandboxNetworkDisabled(_) => "SANDBOX_NETWORK_DISABLED",
+            Error::Sandbox(_) => "SANDBOX_ERROR",
+            Error::OutputTooLarge { .. } => "OUTPUT_TOO_LARGE",
+            Error::Protocol(_) => "PROTOCOL_ERROR",
+            Error::Database { .. } => "DATABASE_ERROR",
+            Error::DatabaseUnreachable(_) => "DATABASE_UNREACHABLE",
+            Error::StorageNotFound { .. } => "STORAGE_NOT_FOUND",
+            Error::BucketNotFound(_) => "STORAGE_BUCKET_NOT_FOUND",
+            Error::StorageAuth(_) => "STORAGE_AUTH",
+            Error::Storage(_) => "STORAGE_ERROR",
+            Error::FunctionNotFound(_) => "FUNCTION_NOT_FOUND",
+            Error::InvokeDepth { .. } => "INVOKE_DEPTH_EXCEEDED",
+            Error::InvokeFailed { .. } => "INVOKE_FAILED",
+            Error::TokenMissing => "BRIDGE_TOKEN_MISSING",
+            Error::TokenInvalid => "BRIDGE_TOKEN_INVALID",
+            Error::TokenExpired => "BRIDGE_TOKEN_EXPIRED",
+            Error::Io(_) => "IO_ERROR",
+        }
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}

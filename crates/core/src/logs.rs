@@ -1,0 +1,1 @@
+//! Logs for the `x-function-logs` header. (Being built.)
