@@ -16,9 +16,19 @@ impl Database {
         Ok(Database {})
     }
 
+    pub async fn load_function(&self, _collection: &str, name: &str) -> Result<Option<StoredFunction>> {
+        Err(Error::FunctionNotFound(name.to_string()))
+    }
+
     pub async fn dispatch(&self, method: &str, _args: Value) -> Result<Value> {
         Err(Error::invalid(format!(
             "unknown database method {method:?}"
         )))
     }
+}
+
+pub struct StoredFunction {
+    pub name: String,
+    pub compiled: String,
+    pub hash: String,
 }

@@ -1,1 +1,113 @@
-//! Where functions run. (Being built.)
+//! Where functions run. Both backends run the same JavaScript prelude
+//! (`sandbox/prelude.js` at the repository root, embedded here) with their
+//! own driver appended, take a [`Job`] and give back an [`Outcome`]:
+//!
+//! - [`local`]: a warm pool of `node` processes driven over pipes (default).
+//! - [`dify`]: a remote Dify Sandbox over HTTP.
+//!
+//! `cloud.*` calls made by the function come back to the core through a
+//! [`CallHandler`] that belongs to one invocation.
+
+pub mod local;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::error::Result;
+
+/// What every sandbox gives user code: console, cloud, ObjectId, module loading.
+pub const PRELUDE_JS: &str = include_str!("../../../../sandbox/prelude.js");
+/// The local pool's driver (appended to the prelude).
+pub const WORKER_JS: &str = include_str!("../../../../sandbox/worker.js");
+
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<Value>> + Send>>;
+
+/// Serves the `cloud.*` calls of one invocation (database, storage, invoke).
+/// Owning it is the capability: it exists only while its invocation runs.
+pub trait CallHandler: Send + Sync {
+    fn call(&self, op: String, args: Value) -> CallFuture;
+}
+
+/// One invocation, as a sandbox sees it.
+pub struct Job {
+    /// `name@hash`: identifies the prepared program in caches.
+    pub key: Arc<str>,
+    pub name: Arc<str>,
+    pub code: Arc<str>,
+    /// `ctx` as JSON text (without `cloud`, which the prelude adds).
+    pub ctx: String,
+    /// `cloud.env`, a JSON object.
+    pub env: Arc<Value>,
+    pub deadline: Instant,
+    pub timeout_ms: u64,
+    pub memory_mb: u64,
+    pub log_cap: usize,
+    /// Nested `cloud.invoke` depth; nested jobs never wait for a pooled worker.
+    pub depth: u32,
+    pub calls: Arc<dyn CallHandler>,
+}
+
+/// What came back. `error` is set for anything the user code did (throw,
+/// timeout, crash, bad return value); the API itself did not fail.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub data: Value,
+    pub logs: Vec<String>,
+    pub error: Option<String>,
+    pub stack: Option<String>,
+    /// Machine-readable kind of failure: `timeout`, `oom`, `exit`, `crash`, `syntax`, `esm`…
+    pub kind: Option<String>,
+}
+
+impl Outcome {
+    pub fn failed(logs: Vec<String>, kind: &str, error: String) -> Self {
+        Outcome {
+            data: Value::Null,
+            logs,
+            error: Some(error),
+            stack: None,
+            kind: Some(kind.to_string()),
+        }
+    }
+}
+
+/// Collects log lines with the same byte cap the prelude applies, as a
+/// second line of defence against a worker that ignores it.
+pub struct LogBuffer {
+    pub lines: Vec<String>,
+    used: usize,
+    cap: usize,
+    truncated: bool,
+}
+
+impl LogBuffer {
+    pub fn new(cap: usize) -> Self {
+        LogBuffer {
+            lines: Vec::new(),
+            used: 0,
+            cap,
+            truncated: false,
+        }
+    }
+
+    pub fn push(&mut self, line: String) {
+        if self.truncated {
+            return;
+        }
+        self.used += line.len() + 1;
+        // Allow the prelude's own marker line to pass.
+        if self.used > self.cap + 256 {
+            self.truncated = true;
+            self.lines.push(format!(
+                "[TRUNCATED] log output exceeded {} bytes; further lines were dropped",
+                self.cap
+            ));
+            return;
+        }
+        self.lines.push(line);
+    }
+}

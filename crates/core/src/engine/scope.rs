@@ -1,0 +1,142 @@
+//! The scope of one invocation: it serves the function's `cloud.*` calls
+//! (database, storage, invoke) against the invocation's own Cloud, and
+//! refuses them once the invocation has ended. Holding it is the capability.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::{Engine, ExecuteRequest, StoredFunction};
+use crate::cloud::Cloud;
+use crate::config::{BackendKind, InvocationOptions};
+use crate::error::{Error, Result};
+use crate::sandbox::{CallFuture, CallHandler};
+
+pub struct Scope {
+    // Weak: an invocation must not keep the engine alive.
+    engine: Weak<Engine>,
+    cloud: Arc<Cloud>,
+    depth: u32,
+    backend: BackendKind,
+    deadline: Instant,
+    // Shared by the clones that in-flight calls hold.
+    ended: Arc<AtomicBool>,
+}
+
+impl Scope {
+    pub fn new(
+        engine: Arc<Engine>,
+        cloud: Arc<Cloud>,
+        depth: u32,
+        backend: BackendKind,
+        deadline: Instant,
+    ) -> Self {
+        Scope {
+            engine: Arc::downgrade(&engine),
+            cloud,
+            depth,
+            backend,
+            deadline,
+            ended: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Marks the invocation over: every later call is refused.
+    pub fn end(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Runs one call for this invocation.
+    pub async fn dispatch(&self, op: &str, args: Value) -> Result<Value> {
+        if self.is_ended() {
+            return Err(Error::TokenExpired);
+        }
+        match op {
+            "invoke" => self.invoke(args).await,
+            _ => self.cloud.call(op, args).await,
+        }
+    }
+
+    async fn invoke(&self, args: Value) -> Result<Value> {
+        let engine = self
+            .engine
+            .upgrade()
+            .ok_or_else(|| Error::invalid("the runtime is shutting down"))?;
+        let name = args
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::invalid("cloud.invoke: name must be a non-empty string"))?
+            .to_string();
+        let max = engine.config.max_invoke_depth;
+        if self.depth + 1 > max {
+            return Err(Error::InvokeDepth { max });
+        }
+        let f = self.load(&engine, &name).await?;
+        let ctx = json!({ "body": args.get("data").cloned().unwrap_or(Value::Null), "method": "INVOKE", "path": format!("/{name}") });
+        let result = engine
+            .execute_at(
+                ExecuteRequest {
+                    name: f.name,
+                    code: f.code,
+                    hash: f.hash,
+                    ctx: ctx.to_string(),
+                    options: InvocationOptions {
+                        backend: Some(self.backend),
+                        ..Default::default()
+                    },
+                    cloud: Some(self.cloud.clone()),
+                },
+                self.depth + 1,
+                Some(self.deadline),
+            )
+            .await?;
+        Ok(json!({
+            "data": result.data,
+            "logs": result.logs,
+            "error": result.error,
+            "stack": result.stack,
+        }))
+    }
+
+    async fn load(&self, engine: &Engine, name: &str) -> Result<StoredFunction> {
+        let found = match engine.loader() {
+            Some(loader) => loader.load(name.to_string()).await?,
+            None => {
+                let collection = self.cloud.config().functions_collection.clone();
+                self.cloud
+                    .database()
+                    .await?
+                    .load_function(&collection, name)
+                    .await?
+                    .map(|f| StoredFunction {
+                        name: f.name,
+                        code: f.compiled,
+                        hash: f.hash,
+                    })
+            }
+        };
+        found.ok_or_else(|| Error::FunctionNotFound(name.to_string()))
+    }
+}
+
+impl CallHandler for Scope {
+    fn call(&self, op: String, args: Value) -> CallFuture {
+        // The future must be 'static: it owns clones of what it needs.
+        let this = Scope {
+            engine: self.engine.clone(),
+            cloud: self.cloud.clone(),
+            depth: self.depth,
+            backend: self.backend,
+            deadline: self.deadline,
+            ended: self.ended.clone(),
+        };
+        Box::pin(async move { this.dispatch(&op, args).await })
+    }
+}

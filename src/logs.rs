@@ -1,0 +1,1 @@
+//! compressLogs / decompressLogs / logsHeader. (Being built.)
