@@ -395,3 +395,31 @@ function __freshContext() {
   link(g);
   return { g, parse, promiseProto };
 }
+
+// Runs one invocation of a compiled module in the prepared context `c`.
+// `input`: {ctx (JSON text), env, logCap}. `io`: {log(line), call(op, args)
+// → Promise, timers, ownFile, isDone(), done(json), fail(info)} — the
+// driver's transport. Shared by both drivers so a function behaves the same
+// on every backend.
+async function __invoke(mod, c, input, io) {
+  const g = c.g;
+  g.console = __makeConsole(io.log, input.logCap || 1048576);
+  g.cloud = __makeCloud(io.call, input.env, io.log);
+  g.process = __processShim();
+  Object.assign(g, io.timers.globals);
+  try {
+    const wrapper = mod.script.runInContext(g);
+    const module = { exports: {} };
+    wrapper.call(module.exports, module.exports, __sandboxRequire, module, mod.filename, '/');
+    const fn = __entry(module.exports);
+    const ctx = c.parse(typeof input.ctx === 'string' ? input.ctx : '{}');
+    ctx.cloud = g.cloud;
+    const result = await fn(ctx);
+    if (io.isDone()) return;
+    io.done(__serialize(result));
+  } catch (err) {
+    if (io.isDone()) return;
+    if (err && err.__kind === 'exit') io.fail({ error: err.message, kind: 'exit' });
+    else io.fail(__describeThrown(err, io.ownFile));
+  }
+}

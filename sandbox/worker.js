@@ -98,26 +98,12 @@ async function __run(msg) {
     inv.pending.set(seq, { resolve, reject });
     __send({ t: 'call', id: inv.id, seq, op, args });
   });
-  const g = c.g;
-  g.console = __makeConsole(log, msg.logCap || 1048576);
-  g.cloud = __makeCloud(call, msg.env, log);
-  g.process = __processShim();
-  Object.assign(g, inv.timers.globals);
-  try {
-    const wrapper = mod.script.runInContext(g);
-    const module = { exports: {} };
-    wrapper.call(module.exports, module.exports, __sandboxRequire, module, mod.filename, '/');
-    const fn = __entry(module.exports);
-    const ctx = c.parse(msg.ctx === undefined ? '{}' : msg.ctx);
-    ctx.cloud = g.cloud;
-    const result = await fn(ctx);
-    if (inv.done) return;
-    const json = __serialize(result);
-    __finish(inv, '{"t":"done","id":' + inv.id + ',"data":' + json + '}');
-  } catch (err) {
-    if (err && err.__kind === 'exit') __fail(inv, { error: err.message, kind: 'exit' });
-    else __fail(inv, __describeThrown(err, __OWN_FILE));
-  }
+  await __invoke(mod, c, msg, {
+    log, call, timers: inv.timers, ownFile: __OWN_FILE,
+    isDone: () => inv.done,
+    done: (json) => __finish(inv, '{"t":"done","id":' + inv.id + ',"data":' + json + '}'),
+    fail: (info) => __fail(inv, info),
+  });
 }
 
 function __onReply(msg) {

@@ -83,14 +83,16 @@ pub struct ExecuteResult {
 
 /// Serializes `ctx` (without `cloud`) with the host's own JSON.stringify, so
 /// `toJSON` (Dates, ObjectIds) behaves as users expect.
-fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<String, CoreError> {
+type CtxParts = (String, Option<Arc<runtime_core::cloud::Cloud>>);
+
+fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<CtxParts, CoreError> {
     let bad =
         |why: String| CoreError::invalid(format!("ctx must be a JSON-serializable object: {why}"));
     let Some(ctx) = ctx else {
-        return Ok("{}".into());
+        return Ok(("{}".into(), None));
     };
     match ctx.get_type().map_err(|e| bad(e.reason.clone()))? {
-        ValueType::Undefined | ValueType::Null => return Ok("{}".into()),
+        ValueType::Undefined | ValueType::Null => return Ok(("{}".into(), None)),
         ValueType::Object => {}
         other => return Err(bad(format!("got {other}"))),
     }
@@ -103,6 +105,22 @@ fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<String, Core
         .get_named_property("stringify")
         .map_err(|e| bad(e.reason.clone()))?;
     let has_cloud = obj.has_named_property("cloud").unwrap_or(false);
+    let mut cloud = None;
+    if has_cloud {
+        let c: Unknown = obj
+            .get_named_property("cloud")
+            .map_err(|e| bad(e.reason.clone()))?;
+        if crate::cloud::Cloud::instance_of(env, &c).unwrap_or(false) {
+            let c: &crate::cloud::Cloud =
+                unsafe { FromNapiValue::from_napi_value(env.raw(), c.raw()) }
+                    .map_err(|e| bad(e.reason.clone()))?;
+            cloud = Some(c.inner.clone());
+        } else if !matches!(c.get_type(), Ok(ValueType::Undefined) | Ok(ValueType::Null)) {
+            return Err(CoreError::invalid(
+                "ctx.cloud must be a Cloud made by createCloud()",
+            ));
+        }
+    }
     let target = if has_cloud {
         // A shallow copy without `cloud`: the caller's object is not touched.
         let mut copy = Object::new(env).map_err(|e| bad(e.reason.clone()))?;
@@ -120,10 +138,11 @@ fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<String, Core
         obj.to_unknown()
     };
     let out = stringify.call(target).map_err(|e| bad(e.reason.clone()))?;
-    match out.get_type() {
-        Ok(ValueType::String) => String::from_unknown(out).map_err(|e| bad(e.reason.clone())),
-        _ => Ok("{}".into()),
-    }
+    let text = match out.get_type() {
+        Ok(ValueType::String) => String::from_unknown(out).map_err(|e| bad(e.reason.clone()))?,
+        _ => "{}".into(),
+    };
+    Ok((text, cloud))
 }
 
 /// Runs a function in the sandbox and resolves with its result.
@@ -133,7 +152,9 @@ fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<String, Core
 ///   `exports.main = fn`); ES module syntax is reported as an error.
 /// - `hash`: identifies this version of the code for the module cache; `''` hashes the code.
 /// - `ctx`: `{ body, query, headers, method, path, requestId, user }` (JSON). The function
-///   is called as `fn(ctx)` with `ctx.cloud` (and the global `cloud`) added.
+///   is called as `fn(ctx)` with `ctx.cloud` (and the global `cloud`) added. A `Cloud` from
+///   `createCloud()` in `ctx.cloud` backs this invocation alone (its database, storage,
+///   env); otherwise the default Cloud, configured from the environment, does.
 ///
 /// Resolves (never rejects) for anything the function did: throw, timeout, crash,
 /// out-of-memory, bad return value — see `ExecuteResult.error`. Rejects only for misuse:
@@ -150,14 +171,14 @@ pub fn execute_function<'env>(
 ) -> napi::Result<PromiseRaw<'env, ExecuteResult>> {
     let engine = throw(env, engine())?;
     let options = throw(env, options.map(InvocationOptions::try_from).transpose())?;
-    let ctx = throw(env, ctx_json(env, ctx))?;
+    let (ctx, cloud) = throw(env, ctx_json(env, ctx))?;
     let req = ExecuteRequest {
         name,
         code,
         hash: hash.unwrap_or_default(),
         ctx,
         options: options.unwrap_or_default(),
-        cloud: None,
+        cloud,
     };
     spawn(env, async move { engine.execute(req).await }, |_, r| {
         Ok(ExecuteResult {

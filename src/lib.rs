@@ -9,6 +9,9 @@
 // napi-derive registers exports only outside `cfg(test)`, so they look unused there.
 #![cfg_attr(test, allow(dead_code))]
 
+mod cloud;
 mod error;
 mod execute;
 mod logs;
+mod objectid;
+mod value;

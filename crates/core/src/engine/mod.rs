@@ -16,9 +16,11 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use crate::bridge::Bridge;
 use crate::cloud::Cloud;
 use crate::config::{BackendKind, InvocationOptions, Language, RuntimeConfig};
 use crate::error::{Error, Result};
+use crate::sandbox::dify::{DifyClient, DifyConfig};
 use crate::sandbox::local::{find_node, LocalPool, PoolConfig, PoolStats};
 use crate::sandbox::{Job, Outcome};
 
@@ -74,6 +76,7 @@ pub struct Engine {
     config: RuntimeConfig,
     cache: ModuleCache,
     local: OnceCell<LocalPool>,
+    dify: OnceCell<DifyClient>,
     default_cloud: OnceCell<Arc<Cloud>>,
     loader: std::sync::RwLock<Option<Arc<dyn FunctionLoader>>>,
     pub(crate) metrics: Metrics,
@@ -85,6 +88,7 @@ impl Engine {
             cache: ModuleCache::new(config.module_cache_bytes),
             config,
             local: OnceCell::new(),
+            dify: OnceCell::new(),
             default_cloud: OnceCell::new(),
             loader: std::sync::RwLock::new(None),
             metrics: Metrics::default(),
@@ -181,7 +185,7 @@ impl Engine {
             backend,
             deadline,
         ));
-        let mut run_started = Instant::now();
+        let run_started;
         let job = Job {
             key: prepared.key,
             name: prepared.name,
@@ -201,9 +205,11 @@ impl Engine {
                 run_started = Instant::now();
                 pool.run(&job).await
             }
-            BackendKind::Dify => Err(Error::Config(
-                "the dify backend is not available in this build yet".into(),
-            )),
+            BackendKind::Dify => {
+                let client = self.dify_client().await?;
+                run_started = Instant::now();
+                client.run(&job).await
+            }
         };
         scope.end();
         let outcome = match outcome {
@@ -230,6 +236,99 @@ impl Engine {
             stack,
             kind,
         })
+    }
+
+    /// The Dify client and its bridge, checked and started on first use so a
+    /// misconfiguration is reported at the first call that needs it.
+    async fn dify_client(&self) -> Result<&DifyClient> {
+        self.dify
+            .get_or_try_init(|| async {
+                let url = self
+                    .config
+                    .sandbox_url
+                    .clone()
+                    .ok_or(Error::NotConfigured {
+                        what: "the Dify Sandbox",
+                        var: "SANDBOX_URL",
+                    })?;
+                let api_key = self
+                    .config
+                    .sandbox_api_key
+                    .clone()
+                    .ok_or(Error::NotConfigured {
+                        what: "the Dify Sandbox API key",
+                        var: "SANDBOX_API_KEY",
+                    })?;
+                let bridge =
+                    Bridge::start(&self.config.bridge_bind, self.config.bridge_url.as_deref())
+                        .await?;
+                DifyClient::new(
+                    DifyConfig {
+                        url,
+                        api_key,
+                        retries: self.config.sandbox_retries,
+                        max_response_bytes: self.config.max_response_bytes,
+                    },
+                    Arc::new(bridge),
+                )
+            })
+            .await
+    }
+
+    /// Runs the stored function `name` with `ctx.body = data` (what
+    /// `cloud.invoke` does), at `depth` levels of nesting.
+    pub async fn invoke_function(
+        self: &Arc<Self>,
+        cloud: Arc<Cloud>,
+        name: &str,
+        data: Value,
+        depth: u32,
+        backend: Option<BackendKind>,
+        parent_deadline: Option<Instant>,
+    ) -> Result<ExecuteResult> {
+        let max = self.config.max_invoke_depth;
+        if depth > max {
+            return Err(Error::InvokeDepth { max });
+        }
+        let f = self.load_function(&cloud, name).await?;
+        let ctx =
+            serde_json::json!({ "body": data, "method": "INVOKE", "path": format!("/{name}") });
+        self.execute_at(
+            ExecuteRequest {
+                name: f.name,
+                code: f.code,
+                hash: f.hash,
+                ctx: ctx.to_string(),
+                options: InvocationOptions {
+                    backend,
+                    ..Default::default()
+                },
+                cloud: Some(cloud),
+            },
+            depth,
+            parent_deadline,
+        )
+        .await
+    }
+
+    async fn load_function(&self, cloud: &Cloud, name: &str) -> Result<StoredFunction> {
+        let found = match self.loader() {
+            Some(loader) => loader.load(name.to_string()).await?,
+            None => {
+                let collection = cloud.config().functions_collection.clone();
+                cloud
+                    .database()
+                    .await?
+                    .load_function(&collection, name)
+                    .await?
+                    .map(|f| StoredFunction {
+                        name: f.name,
+                        code: f.compiled,
+                        hash: f.hash,
+                    })
+            }
+        };
+        found.ok_or_else(|| Error::FunctionNotFound(name.to_string()))
     }
 
     async fn local_pool(&self) -> Result<&LocalPool> {

@@ -8,9 +8,9 @@ use std::sync::{Arc, Weak};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{Engine, ExecuteRequest, StoredFunction};
+use super::Engine;
 use crate::cloud::Cloud;
-use crate::config::{BackendKind, InvocationOptions};
+use crate::config::BackendKind;
 use crate::error::{Error, Result};
 use crate::sandbox::{CallFuture, CallHandler};
 
@@ -74,26 +74,14 @@ impl Scope {
             .filter(|n| !n.is_empty())
             .ok_or_else(|| Error::invalid("cloud.invoke: name must be a non-empty string"))?
             .to_string();
-        let max = engine.config.max_invoke_depth;
-        if self.depth + 1 > max {
-            return Err(Error::InvokeDepth { max });
-        }
-        let f = self.load(&engine, &name).await?;
-        let ctx = json!({ "body": args.get("data").cloned().unwrap_or(Value::Null), "method": "INVOKE", "path": format!("/{name}") });
+        let data = args.get("data").cloned().unwrap_or(Value::Null);
         let result = engine
-            .execute_at(
-                ExecuteRequest {
-                    name: f.name,
-                    code: f.code,
-                    hash: f.hash,
-                    ctx: ctx.to_string(),
-                    options: InvocationOptions {
-                        backend: Some(self.backend),
-                        ..Default::default()
-                    },
-                    cloud: Some(self.cloud.clone()),
-                },
+            .invoke_function(
+                self.cloud.clone(),
+                &name,
+                data,
                 self.depth + 1,
+                Some(self.backend),
                 Some(self.deadline),
             )
             .await?;
@@ -103,26 +91,6 @@ impl Scope {
             "error": result.error,
             "stack": result.stack,
         }))
-    }
-
-    async fn load(&self, engine: &Engine, name: &str) -> Result<StoredFunction> {
-        let found = match engine.loader() {
-            Some(loader) => loader.load(name.to_string()).await?,
-            None => {
-                let collection = self.cloud.config().functions_collection.clone();
-                self.cloud
-                    .database()
-                    .await?
-                    .load_function(&collection, name)
-                    .await?
-                    .map(|f| StoredFunction {
-                        name: f.name,
-                        code: f.compiled,
-                        hash: f.hash,
-                    })
-            }
-        };
-        found.ok_or_else(|| Error::FunctionNotFound(name.to_string()))
     }
 }
 

@@ -8,6 +8,7 @@
 //! `cloud.*` calls made by the function come back to the core through a
 //! [`CallHandler`] that belongs to one invocation.
 
+pub mod dify;
 pub mod local;
 
 use std::future::Future;

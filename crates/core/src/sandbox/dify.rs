@@ -1,0 +1,326 @@
+//! The dify backend: runs a [`Job`] in a remote Dify Sandbox
+//! (`POST {SANDBOX_URL}/v1/sandbox/run`), as the real server behaves (see
+//! DIFY-SANDBOX.md): both response shapes, an empty-bodied 401, 503 when
+//! busy (safe to retry: the code did not run), no output limit (we cap what
+//! we read), the server's own timeout and seccomp kills.
+//!
+//! The program sent is the prelude plus `sandbox/dify.js` plus one call with
+//! the job's data; logs and the result come back as nonce-tagged stdout
+//! frames, and `cloud.*` calls come through the [`Bridge`] with the
+//! invocation's token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::time::{sleep, Instant};
+
+use super::{Job, LogBuffer, Outcome, PRELUDE_JS};
+use crate::bridge::Bridge;
+use crate::error::{Error, Result};
+
+/// The Dify driver (appended to the prelude).
+pub const DIFY_JS: &str = include_str!("../../../../sandbox/dify.js");
+
+/// Time allowed beyond the function's timeout for the round trip and the
+/// server's own process start.
+const CLIENT_MARGIN: Duration = Duration::from_secs(3);
+
+pub struct DifyConfig {
+    pub url: String,
+    pub api_key: String,
+    pub retries: u32,
+    pub max_response_bytes: usize,
+}
+
+pub struct DifyClient {
+    http: reqwest::Client,
+    config: DifyConfig,
+    bridge: Arc<Bridge>,
+    /// The prelude and driver, built once.
+    program_head: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    code: i64,
+    #[serde(default)]
+    message: String,
+    data: Option<RunData>,
+}
+
+/// Both shapes: releases up to 0.2.15 send only `stdout` and `error` (with
+/// stderr folded into `error`).
+#[derive(Deserialize, Default)]
+struct RunData {
+    #[serde(default)]
+    stdout: String,
+    #[serde(default)]
+    stderr: Option<String>,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    exit_code: Option<i64>,
+}
+
+impl DifyClient {
+    pub fn new(config: DifyConfig, bridge: Arc<Bridge>) -> Result<Self> {
+        if !config.url.starts_with("http://") && !config.url.starts_with("https://") {
+            return Err(Error::Config(format!(
+                "SANDBOX_URL={:?} must be an http:// or https:// URL",
+                config.url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(DifyClient {
+            http,
+            config,
+            bridge,
+            program_head: format!("{PRELUDE_JS}\n{DIFY_JS}\n"),
+        })
+    }
+
+    pub fn bridge(&self) -> &Bridge {
+        &self.bridge
+    }
+
+    /// The full program of one run.
+    pub fn program(&self, job: &Job, nonce: &str, token: &str) -> String {
+        let cfg = json!({
+            "nonce": nonce,
+            "token": token,
+            "bridgeUrl": self.bridge.url(),
+            "name": &*job.name,
+            "code": &*job.code,
+            "ctx": &job.ctx,
+            "env": &*job.env,
+            "logCap": job.log_cap,
+            "timeoutMs": job.timeout_ms,
+        });
+        // JSON is a JavaScript expression; U+2028/9 are legal in both since ES2019.
+        format!("{}__difyMain({cfg});\n", self.program_head)
+    }
+
+    pub async fn run(&self, job: &Job) -> Result<Outcome> {
+        let ticket = self.bridge.issue(job.calls.clone());
+        let nonce = format!("\u{1e}{}:", random_hex(12));
+        let body = json!({
+            "language": "nodejs",
+            "code": self.program(job, &nonce, ticket.token()),
+            "preload": "",
+            "enable_network": true,
+        });
+        let data = self.post_with_retries(&body, job).await?;
+        let outcome = parse_output(data, &nonce, job);
+        drop(ticket);
+        Ok(outcome)
+    }
+
+    /// Sends the run, retrying only 503 (the server did not run the code).
+    async fn post_with_retries(&self, body: &Value, job: &Job) -> Result<RunData> {
+        let url = format!("{}/v1/sandbox/run", self.config.url);
+        let mut backoff = Duration::from_millis(50);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = job.deadline.saturating_duration_since(Instant::now());
+            let sent = self
+                .http
+                .post(&url)
+                .header("X-Api-Key", &self.config.api_key)
+                .json(body)
+                .timeout(remaining + CLIENT_MARGIN)
+                .send()
+                .await;
+            let mut res = match sent {
+                Ok(r) => r,
+                Err(e) if e.is_timeout() => return Err(Error::Timeout { ms: job.timeout_ms }),
+                Err(e) => {
+                    return Err(Error::SandboxUnreachable {
+                        url: self.config.url.clone(),
+                        cause: error_chain(&e),
+                    })
+                }
+            };
+            let status = res.status().as_u16();
+            if status == 503
+                && attempt <= self.config.retries
+                && Instant::now() + backoff < job.deadline
+            {
+                sleep(backoff).await;
+                backoff *= 2;
+                continue;
+            }
+            let bytes = read_capped(
+                &mut res,
+                self.config.max_response_bytes,
+                &self.config.url,
+                job,
+            )
+            .await?;
+            return match status {
+                401 => Err(Error::SandboxAuth),
+                503 => Err(Error::SandboxBusy { attempts: attempt }),
+                200 | 400 => {
+                    let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| {
+                        Error::Protocol(format!(
+                            "the Dify Sandbox answered HTTP {status} with an unreadable body ({e}): {}",
+                            String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                        ))
+                    })?;
+                    if env.code == 0 {
+                        env.data.ok_or_else(|| {
+                            Error::Protocol("the Dify Sandbox answered success without data".into())
+                        })
+                    } else if env.message.to_lowercase().contains("network") {
+                        Err(Error::SandboxNetworkDisabled(env.message))
+                    } else {
+                        Err(Error::Sandbox(format!(
+                            "{} (code {})",
+                            env.message, env.code
+                        )))
+                    }
+                }
+                other => Err(Error::Sandbox(format!(
+                    "HTTP {other}: {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                ))),
+            };
+        }
+    }
+}
+
+/// Reads the body, refusing more than `cap` bytes so memory stays bounded
+/// (the real server has no output limit).
+async fn read_capped(
+    res: &mut reqwest::Response,
+    cap: usize,
+    url: &str,
+    job: &Job,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        match res.chunk().await {
+            Ok(Some(chunk)) => {
+                if out.len() + chunk.len() > cap {
+                    return Err(Error::OutputTooLarge { limit: cap });
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) if e.is_timeout() => return Err(Error::Timeout { ms: job.timeout_ms }),
+            Err(e) => {
+                return Err(Error::SandboxUnreachable {
+                    url: url.to_string(),
+                    cause: error_chain(&e),
+                })
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[derive(Deserialize)]
+struct ResultFrame {
+    data: Option<Value>,
+    #[serde(default)]
+    failed: bool,
+    error: Option<String>,
+    stack: Option<String>,
+    kind: Option<String>,
+}
+
+/// Turns the run's output into the same [`Outcome`] the local pool gives.
+fn parse_output(data: RunData, nonce: &str, job: &Job) -> Outcome {
+    let mut logs = LogBuffer::new(job.log_cap);
+    let mut result: Option<ResultFrame> = None;
+    for line in data.stdout.split('\n') {
+        let Some(frame) = line.strip_prefix(nonce) else {
+            continue;
+        };
+        if let Some(l) = frame.strip_prefix('L') {
+            if let Ok(text) = serde_json::from_str::<String>(l) {
+                logs.push(text);
+            }
+        } else if let Some(r) = frame.strip_prefix('R') {
+            result = serde_json::from_str(r).ok();
+        }
+    }
+    if let Some(r) = result {
+        return if r.failed {
+            Outcome {
+                data: Value::Null,
+                logs: logs.lines,
+                error: r.error.or_else(|| Some("Function failed".into())),
+                stack: r.stack,
+                kind: r.kind,
+            }
+        } else {
+            Outcome {
+                data: r.data.unwrap_or(Value::Null),
+                logs: logs.lines,
+                ..Default::default()
+            }
+        };
+    }
+    // No result frame: the server stopped the process.
+    let error = data.error.trim_end();
+    if error.ends_with("error: timeout") {
+        return Outcome::failed(
+            logs.lines,
+            "timeout",
+            format!("Function timed out after {} ms", job.timeout_ms),
+        );
+    }
+    if error.contains("operation not permitted") {
+        return Outcome::failed(
+            logs.lines,
+            "blocked",
+            "The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely causes: \
+             process.cwd(), listing a directory, child_process, worker_threads, a DNS lookup (use IP addresses), \
+             or a socket while networking is off"
+                .into(),
+        );
+    }
+    let stderr = data.stderr.as_deref().unwrap_or(error).trim();
+    let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+    Outcome::failed(
+        logs.lines,
+        "crash",
+        format!(
+            "Function crashed its sandbox process (exit code {}){}",
+            data.exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                )
+            }
+        ),
+    )
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

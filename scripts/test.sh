@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: installs what it needs (npm
+# packages, the addon build, the MongoDB-wire and S3 servers into
+# project-local, git-ignored folders), runs `cargo test` for the Rust core and
+# vitest over the built addon, and stops the services it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> npm packages"
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+
+echo "==> the addon (release build)"
+npx napi build --platform --release
+
+echo "==> test services (MongoDB-wire server, S3 server)"
+bash scripts/services.sh start
+trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
+# shellcheck disable=SC1091
+source .services/env
+
+echo "==> cargo test (Rust core; release profile shares the addon's build)"
+cargo test --release --workspace
+
+echo "==> vitest (the addon as Node sees it, and the Express example over HTTP)"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile=.services/vitest.json || status=$?
+node -e '
+  const r = require("./.services/vitest.json");
+  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+' || true
+exit $status
