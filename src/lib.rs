@@ -12,6 +12,7 @@
 mod cloud;
 mod error;
 mod execute;
+mod loader;
 mod logs;
 mod objectid;
 mod value;
