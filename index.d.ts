@@ -9,6 +9,156 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The result of `aggregate()`. */
+export declare class AggregationCursor {
+  toArray(): Promise<any[]>
+}
+
+/**
+ * One S3 bucket. Rejections: `STORAGE_NOT_FOUND` (no such key),
+ * `STORAGE_BUCKET_NOT_FOUND`, `STORAGE_AUTH` (credentials rejected),
+ * `STORAGE_ERROR` (unreachable, other), `NOT_CONFIGURED`, `INVALID_ARGUMENT`.
+ */
+export declare class Bucket {
+  /** Stores a string (UTF-8) or bytes under `key`. */
+  writeFile(key: string, data: string | Buffer, options?: WriteFileOptions | undefined | null): Promise<void>
+  /** The bytes under `key`, as a Buffer. */
+  readFile(key: string): Promise<Buffer>
+  deleteFile(key: string): Promise<void>
+  /** Every object under `prefix` (all pages). */
+  listFiles(prefix?: string | undefined | null): Promise<Array<{ key: string, size: number, lastModified: Date | null, etag: string | null }>>
+  /**
+   * A SigV4-presigned PUT URL. `expiresIn` seconds, 1 to 604800 (7 days).
+   * @default expiresIn 3600
+   */
+  getUploadUrl(key: string, expiresIn?: number | undefined | null): Promise<string>
+  /**
+   * A SigV4-presigned GET URL. `expiresIn` seconds, 1 to 604800 (7 days).
+   * @default expiresIn 3600
+   */
+  getDownloadUrl(key: string, expiresIn?: number | undefined | null): Promise<string>
+}
+
+/** The Cloud SDK: `database()`, `storage.bucket()`, `invoke()`, `env`. */
+export declare class Cloud {
+  /**
+   * The database (MongoDB at `mongoUrl`). Its calls reject with
+   * `NOT_CONFIGURED` when no URL is set, `DATABASE_UNREACHABLE` when no
+   * server answers within 5 s, `DATABASE_ERROR` for server errors (with
+   * `serverCode`, e.g. 11000 for a duplicate key).
+   */
+  database(): Db
+  /** S3 storage. */
+  get storage(): Storage
+  /** The variables given to functions (`FUNCTION_ENV_*`, prefix stripped). */
+  get env(): Record<string, string>
+  /**
+   * Runs the stored function `name` with `ctx.body = data`, backed by this
+   * Cloud, and resolves with its return value. Rejects with the function's
+   * own error message (`INVOKE_FAILED`, with `logs` on the error),
+   * `FUNCTION_NOT_FOUND`, or the database's error.
+   */
+  invoke(name: string, data?: unknown | undefined | null): Promise<any>
+}
+
+/**
+ * A collection with the MongoDB Node driver's method names, arguments and
+ * result shapes.
+ */
+export declare class Collection {
+  get collectionName(): string
+  /** A cursor; nothing is sent until `toArray()`. */
+  find(filter?: unknown | undefined | null, options?: unknown | undefined | null): FindCursor
+  findOne(filter?: unknown | undefined | null, options?: unknown | undefined | null): Promise<any | null>
+  insertOne(doc: unknown): Promise<{ acknowledged: boolean, insertedId: any }>
+  insertMany(docs: unknown): Promise<{ acknowledged: boolean, insertedCount: number, insertedIds: Record<number, any> }>
+  updateOne(filter: unknown, update: unknown, options?: unknown | undefined | null): Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>
+  updateMany(filter: unknown, update: unknown, options?: unknown | undefined | null): Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>
+  replaceOne(filter: unknown, replacement: unknown, options?: unknown | undefined | null): Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>
+  deleteOne(filter?: unknown | undefined | null): Promise<{ acknowledged: boolean, deletedCount: number }>
+  deleteMany(filter?: unknown | undefined | null): Promise<{ acknowledged: boolean, deletedCount: number }>
+  countDocuments(filter?: unknown | undefined | null, options?: unknown | undefined | null): Promise<number>
+  aggregate(pipeline?: unknown | undefined | null): AggregationCursor
+  distinct(field: string, filter?: unknown | undefined | null): Promise<any[]>
+  /**
+   * Resolves with the document (before the update unless
+   * `returnDocument: 'after'`), or null.
+   */
+  findOneAndUpdate(filter: unknown, update: unknown, options?: unknown | undefined | null): Promise<any | null>
+  findOneAndDelete(filter: unknown, options?: unknown | undefined | null): Promise<any | null>
+  /** Resolves with the index name. */
+  createIndex(keys: unknown, options?: unknown | undefined | null): Promise<string>
+}
+
+/** A database, as `client.db()` of the MongoDB Node driver. */
+export declare class Db {
+  collection(name: string): Collection
+}
+
+/** The result of `find()`: chain `sort`, `limit`, `skip`, `project`, then `toArray()`. */
+export declare class FindCursor {
+  sort(sort: unknown): this
+  limit(limit: unknown): this
+  skip(skip: unknown): this
+  project(projection: unknown): this
+  toArray(): Promise<any[]>
+}
+
+/** A MongoDB ObjectId (12 bytes, shown as 24 hex characters). */
+export declare class ObjectId {
+  /**
+   * A new id, or the id given as 24 hex characters.
+   * Throws `INVALID_ARGUMENT` for anything else.
+   */
+  constructor(id?: string | undefined | null)
+  /** True for a 24-character hex string. */
+  static isValid(id: string): boolean
+  static createFromHexString(hex: string): ObjectId
+  toHexString(): string
+  toString(): string
+  /** JSON form: the hex string, as the `bson` package does. */
+  toJSON(): string
+  /** `'ObjectId'`, so code written for the `bson` package recognises it. */
+  get _bsontype(): string
+  /** Same id? Accepts an ObjectId or a hex string. */
+  equals(other: ObjectId | string): boolean
+  /** The creation time encoded in the id. */
+  getTimestamp(): Date
+}
+
+/** S3 storage: `bucket(name?)`. */
+export declare class Storage {
+  /** A bucket; without a name, the configured default (`S3_BUCKET`). */
+  bucket(name?: string | undefined | null): Bucket
+}
+
+/** Options of `createCloud`; each falls back to the environment. */
+export interface CloudOptions {
+  /** @default MONGODB_URL */
+  mongoUrl?: string
+  /** @default MONGODB_DB or 'simple_ide' */
+  database?: string
+  /**
+   * Where `invoke` finds functions (`{ name, compiled, hash }` documents).
+   * @default FUNCTIONS_COLLECTION or 'functions'
+   */
+  functionsCollection?: string
+  s3?: S3Options
+  /**
+   * `cloud.env` for functions backed by this Cloud.
+   * @default the FUNCTION_ENV_* variables, prefix stripped
+   */
+  env?: Record<string, string>
+}
+
+/**
+ * Creates a Cloud: the SDK for host code, and (passed as `ctx.cloud` to
+ * `executeFunction`) the Cloud that backs an invocation. Nothing connects
+ * until a call needs it; a missing setting is a `NOT_CONFIGURED` error at
+ * that call, naming the variable to set.
+ */
+export declare function createCloud(options?: CloudOptions | undefined | null): Cloud
+
 /**
  * Runs a function in the sandbox and resolves with its result.
  *
@@ -17,7 +167,9 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  *   `exports.main = fn`); ES module syntax is reported as an error.
  * - `hash`: identifies this version of the code for the module cache; `''` hashes the code.
  * - `ctx`: `{ body, query, headers, method, path, requestId, user }` (JSON). The function
- *   is called as `fn(ctx)` with `ctx.cloud` (and the global `cloud`) added.
+ *   is called as `fn(ctx)` with `ctx.cloud` (and the global `cloud`) added. A `Cloud` from
+ *   `createCloud()` in `ctx.cloud` backs this invocation alone (its database, storage,
+ *   env); otherwise the default Cloud, configured from the environment, does.
  *
  * Resolves (never rejects) for anything the function did: throw, timeout, crash,
  * out-of-memory, bad return value — see `ExecuteResult.error`. Rejects only for misuse:
@@ -81,3 +233,40 @@ export interface ExecuteResult {
  * `runtime_pool_workers_replaced_total`, `runtime_sandbox_errors_total`.
  */
 export declare function metrics(): string
+
+/** S3 settings; each falls back to the environment. */
+export interface S3Options {
+  /** @default S3_ENDPOINT (AWS when unset) */
+  endpoint?: string
+  /** @default S3_REGION or 'us-east-1' */
+  region?: string
+  /** @default S3_ACCESS_KEY */
+  accessKeyId?: string
+  /** @default S3_SECRET_KEY */
+  secretAccessKey?: string
+  /**
+   * The bucket of `storage.bucket()` with no name.
+   * @default S3_BUCKET
+   */
+  bucket?: string
+  /**
+   * Path-style URLs (`endpoint/bucket/key`).
+   * @default S3_FORCE_PATH_STYLE, else true when an endpoint is set
+   */
+  forcePathStyle?: boolean
+}
+
+/**
+ * Sets how `cloud.invoke(name)` finds functions: `loader(name)` must return
+ * a Promise of `{ compiled, hash?, name? }` (or `code` for `compiled`), or
+ * `null` when there is no such function (`FUNCTION_NOT_FOUND`). `null`
+ * restores the default: the `FUNCTIONS_COLLECTION` collection of the
+ * invocation's Cloud.
+ */
+export declare function setFunctionLoader(loader?: ((arg: string) => Promise<any | undefined | null>) | undefined | null): void
+
+/** Options of `Bucket.writeFile`. */
+export interface WriteFileOptions {
+  /** @default 'application/octet-stream' */
+  contentType?: string
+}

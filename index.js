@@ -835,5 +835,15 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AggregationCursor = nativeBinding.AggregationCursor
+module.exports.Bucket = nativeBinding.Bucket
+module.exports.Cloud = nativeBinding.Cloud
+module.exports.Collection = nativeBinding.Collection
+module.exports.Db = nativeBinding.Db
+module.exports.FindCursor = nativeBinding.FindCursor
+module.exports.ObjectId = nativeBinding.ObjectId
+module.exports.Storage = nativeBinding.Storage
+module.exports.createCloud = nativeBinding.createCloud
 module.exports.executeFunction = nativeBinding.executeFunction
 module.exports.metrics = nativeBinding.metrics
+module.exports.setFunctionLoader = nativeBinding.setFunctionLoader
