@@ -111,7 +111,7 @@ fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<CtxParts, Co
             .get_named_property("cloud")
             .map_err(|e| bad(e.reason.clone()))?;
         if crate::cloud::Cloud::instance_of(env, &c).unwrap_or(false) {
-            let c: &crate::cloud::Cloud =
+            let c: ClassInstance<crate::cloud::Cloud> =
                 unsafe { FromNapiValue::from_napi_value(env.raw(), c.raw()) }
                     .map_err(|e| bad(e.reason.clone()))?;
             cloud = Some(c.inner.clone());

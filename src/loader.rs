@@ -14,7 +14,8 @@ use serde_json::Value;
 use crate::error::throw;
 use crate::execute::engine;
 
-type LoaderFn = ThreadsafeFunction<String, Promise<Option<Value>>, String, Status, false>;
+// Weak: a loader must not keep the host process alive.
+type LoaderFn = ThreadsafeFunction<String, Promise<Option<Value>>, String, Status, false, true>;
 
 struct JsLoader(Arc<LoaderFn>);
 
@@ -77,6 +78,7 @@ pub fn set_function_loader(
             let tsfn: LoaderFn = f
                 .build_threadsafe_function()
                 .callee_handled::<false>()
+                .weak::<true>()
                 .build()?;
             engine.set_loader(Some(Arc::new(JsLoader(Arc::new(tsfn)))));
         }

@@ -43,7 +43,7 @@ fn convert(env: &Env, v: Unknown, depth: usize) -> std::result::Result<Value, St
                 );
             }
             if ObjectId::instance_of(env, &v).map_err(e)? {
-                let oid: &ObjectId =
+                let oid: ClassInstance<ObjectId> =
                     unsafe { FromNapiValue::from_napi_value(env.raw(), v.raw()) }.map_err(e)?;
                 return Ok(serde_json::json!({ "$oid": oid.hex }));
             }
