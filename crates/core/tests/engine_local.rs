@@ -15,12 +15,20 @@ fn engine(pool: usize) -> Arc<Engine> {
     };
     let e = Engine::new(config);
     // No database or storage here: cloud.* calls get a NOT_CONFIGURED error.
-    e.set_default_cloud(Arc::new(runtime_core::cloud::Cloud::new(CloudConfig::from_vars(&[]))))
-        .unwrap();
+    e.set_default_cloud(Arc::new(runtime_core::cloud::Cloud::new(
+        CloudConfig::from_vars(&[]),
+    )))
+    .unwrap();
     e
 }
 
-async fn run(e: &Arc<Engine>, name: &str, code: &str, ctx: serde_json::Value, timeout_ms: Option<u64>) -> ExecuteResult {
+async fn run(
+    e: &Arc<Engine>,
+    name: &str,
+    code: &str,
+    ctx: serde_json::Value,
+    timeout_ms: Option<u64>,
+) -> ExecuteResult {
     e.execute(ExecuteRequest {
         name: name.into(),
         code: code.into(),
@@ -49,7 +57,10 @@ async fn returns_data_logs_and_time() {
     .await;
     assert_eq!(r.error, None);
     assert_eq!(r.data, json!({ "hello": "world" }));
-    assert_eq!(r.logs, vec!["hi world".to_string(), "[WARN] careful".to_string()]);
+    assert_eq!(
+        r.logs,
+        vec!["hi world".to_string(), "[WARN] careful".to_string()]
+    );
     assert!(r.time > 0.0);
 }
 
@@ -60,7 +71,12 @@ async fn concurrent_invocations_keep_their_own_logs() {
     let mut tasks = Vec::new();
     for id in 0..60 {
         let e = e.clone();
-        tasks.push(tokio::spawn(async move { (id, run(&e, "ids", code, json!({ "body": { "id": id } }), None).await) }));
+        tasks.push(tokio::spawn(async move {
+            (
+                id,
+                run(&e, "ids", code, json!({ "body": { "id": id } }), None).await,
+            )
+        }));
     }
     for t in tasks {
         let (id, r) = t.await.unwrap();
@@ -74,9 +90,20 @@ async fn concurrent_invocations_keep_their_own_logs() {
 async fn a_timeout_is_reported_in_time_and_the_pool_recovers() {
     let e = engine(1);
     let started = Instant::now();
-    let r = run(&e, "spin", "module.exports = () => { while (true) {} }", json!({}), Some(300)).await;
+    let r = run(
+        &e,
+        "spin",
+        "module.exports = () => { while (true) {} }",
+        json!({}),
+        Some(300),
+    )
+    .await;
     assert_eq!(r.error.as_deref(), Some("Function timed out after 300 ms"));
-    assert!(started.elapsed() < Duration::from_millis(300 + 250), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(300 + 250),
+        "{:?}",
+        started.elapsed()
+    );
     let r = run(&e, "ok", "module.exports = () => 1", json!({}), None).await;
     assert_eq!(r.data, json!(1));
 }
@@ -84,8 +111,22 @@ async fn a_timeout_is_reported_in_time_and_the_pool_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn globals_do_not_leak_between_invocations() {
     let e = engine(1);
-    run(&e, "set", "module.exports = () => { globalThis.leaked = 1 }", json!({}), None).await;
-    let r = run(&e, "get", "module.exports = () => typeof leaked", json!({}), None).await;
+    run(
+        &e,
+        "set",
+        "module.exports = () => { globalThis.leaked = 1 }",
+        json!({}),
+        None,
+    )
+    .await;
+    let r = run(
+        &e,
+        "get",
+        "module.exports = () => typeof leaked",
+        json!({}),
+        None,
+    )
+    .await;
     assert_eq!(r.data, json!("undefined"));
 }
 
@@ -100,7 +141,13 @@ async fn cloud_calls_without_configuration_name_the_variable() {
         None,
     )
     .await;
-    assert_eq!(r.data, json!(["the database is not configured: set MONGODB_URL", "NOT_CONFIGURED"]));
+    assert_eq!(
+        r.data,
+        json!([
+            "the database is not configured: set MONGODB_URL",
+            "NOT_CONFIGURED"
+        ])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,291 @@
+//! The database against a real MongoDB-wire server (MONGODB_URL, started by
+//! `bash scripts/services.sh start`): every method through `dispatch`, the
+//! wire shapes, ObjectId and Date round trips, and the errors.
+
+use std::time::{Duration, Instant};
+
+use runtime_core::cloud::database::Database;
+use runtime_core::CloudConfig;
+use serde_json::{json, Value};
+
+fn config(url: &str) -> CloudConfig {
+    let mut c = CloudConfig::from_vars(&[]);
+    c.mongo_url = Some(url.to_string());
+    c.database = "runtime_core_tests".into();
+    c
+}
+
+fn url() -> String {
+    std::env::var("MONGODB_URL")
+        .expect("start the test services: bash scripts/services.sh start && source .services/env")
+}
+
+fn unique(name: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}_{n}")
+}
+
+async fn db() -> Database {
+    Database::connect(&config(&url())).await.unwrap()
+}
+
+#[tokio::test]
+async fn crud_with_the_node_drivers_shapes() {
+    let db = db().await;
+    let c = unique("crud");
+    let call = |m: &'static str, mut a: Value| {
+        a["collection"] = json!(c);
+        let db = &db;
+        async move { db.dispatch(m, a).await }
+    };
+    let r = call(
+        "insertOne",
+        json!({ "doc": { "name": "ada", "at": { "$date": "2024-01-02T03:04:05.678Z" } } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["acknowledged"], json!(true));
+    let id = r["insertedId"].clone();
+    assert!(id["$oid"].as_str().unwrap().len() == 24, "{id}");
+    let r = call(
+        "insertMany",
+        json!({ "docs": [{ "name": "bob", "n": 2 }, { "name": "cy", "n": 3 }] }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["insertedCount"], json!(2));
+    assert!(r["insertedIds"]["1"]["$oid"].is_string());
+
+    let one = call("findOne", json!({ "filter": { "_id": id } }))
+        .await
+        .unwrap();
+    assert_eq!(one["name"], json!("ada"));
+    assert_eq!(one["at"], json!({ "$date": "2024-01-02T03:04:05.678Z" }));
+    assert_eq!(
+        call("findOne", json!({ "filter": { "name": "nobody" } }))
+            .await
+            .unwrap(),
+        Value::Null
+    );
+
+    let found = call("find", json!({ "filter": { "n": { "$gte": 2 } }, "options": { "sort": { "n": -1 }, "limit": 1, "projection": { "_id": 0, "name": 1 } } })).await.unwrap();
+    assert_eq!(found, json!([{ "name": "cy" }]));
+    let skipped = call(
+        "find",
+        json!({ "options": { "sort": { "name": 1 }, "skip": 1 } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(skipped.as_array().unwrap().len(), 2);
+
+    let u = call(
+        "updateOne",
+        json!({ "filter": { "name": "bob" }, "update": { "$inc": { "n": 10 } } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        u,
+        json!({ "acknowledged": true, "matchedCount": 1, "modifiedCount": 1, "upsertedCount": 0, "upsertedId": null })
+    );
+    let u = call(
+        "updateMany",
+        json!({ "filter": { "n": { "$exists": true } }, "update": { "$set": { "tag": "x" } } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(u["matchedCount"], json!(2));
+    let u = call("updateOne", json!({ "filter": { "name": "dee" }, "update": { "$set": { "n": 4 } }, "options": { "upsert": true } })).await.unwrap();
+    assert_eq!(u["upsertedCount"], json!(1));
+    assert!(u["upsertedId"]["$oid"].is_string());
+    let u = call(
+        "replaceOne",
+        json!({ "filter": { "name": "dee" }, "replacement": { "name": "dee", "n": 5 } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(u["modifiedCount"], json!(1));
+
+    assert_eq!(
+        call("countDocuments", json!({ "filter": {} }))
+            .await
+            .unwrap(),
+        json!(4)
+    );
+    let agg = call("aggregate", json!({ "pipeline": [{ "$match": { "n": { "$gte": 3 } } }, { "$group": { "_id": null, "total": { "$sum": "$n" } } }] })).await.unwrap();
+    assert_eq!(agg[0]["total"], json!(20));
+    let mut names: Vec<String> =
+        serde_json::from_value(call("distinct", json!({ "field": "name" })).await.unwrap())
+            .unwrap();
+    names.sort();
+    assert_eq!(names, ["ada", "bob", "cy", "dee"]);
+
+    let before = call(
+        "findOneAndUpdate",
+        json!({ "filter": { "name": "cy" }, "update": { "$set": { "n": 30 } } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(before["n"], json!(3));
+    let after = call("findOneAndUpdate", json!({ "filter": { "name": "cy" }, "update": { "$set": { "n": 31 } }, "options": { "returnDocument": "after" } })).await.unwrap();
+    assert_eq!(after["n"], json!(31));
+    let gone = call("findOneAndDelete", json!({ "filter": { "name": "cy" } }))
+        .await
+        .unwrap();
+    assert_eq!(gone["n"], json!(31));
+
+    assert_eq!(
+        call("deleteOne", json!({ "filter": { "name": "dee" } }))
+            .await
+            .unwrap(),
+        json!({ "acknowledged": true, "deletedCount": 1 })
+    );
+    assert_eq!(
+        call("deleteMany", json!({ "filter": {} })).await.unwrap()["deletedCount"],
+        json!(2)
+    );
+}
+
+#[tokio::test]
+async fn duplicate_keys_and_bad_updates_are_clear_errors() {
+    let db = db().await;
+    let c = unique("dup");
+    let name = db
+        .dispatch(
+            "createIndex",
+            json!({ "collection": c, "keys": { "email": 1 }, "options": { "unique": true } }),
+        )
+        .await
+        .unwrap();
+    assert!(name.as_str().unwrap().contains("email"), "{name}");
+    db.dispatch(
+        "insertOne",
+        json!({ "collection": c, "doc": { "email": "a@x" } }),
+    )
+    .await
+    .unwrap();
+    let e = db
+        .dispatch(
+            "insertOne",
+            json!({ "collection": c, "doc": { "email": "a@x" } }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "DATABASE_ERROR");
+    assert!(
+        matches!(
+            e,
+            runtime_core::Error::Database {
+                server_code: Some(11000),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("11000") && e.to_string().contains("duplicate key"),
+        "{e}"
+    );
+
+    let e = db
+        .dispatch(
+            "updateOne",
+            json!({ "collection": c, "filter": {}, "update": { "email": "b@x" } }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "INVALID_ARGUMENT");
+    assert_eq!(e.to_string(), "updateOne: invalid update document: it must use update operators like $set (got key \"email\")");
+
+    let e = db
+        .dispatch("frobnicate", json!({ "collection": c }))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("unknown database method \"frobnicate\": expected one of find, findOne"),
+        "{e}"
+    );
+    let e = db
+        .dispatch("insertOne", json!({ "collection": c, "doc": [1] }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "insertOne: 'doc' must be an object, got an array"
+    );
+    let e = db.dispatch("find", json!({})).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "find: 'collection' must be a non-empty string"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_in_time_and_a_live_one_still_works() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = Database::connect(&config(&format!("mongodb://127.0.0.1:{port}")))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let e = down
+        .dispatch("findOne", json!({ "collection": "x" }))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.code(), "DATABASE_UNREACHABLE");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "database unreachable: no MongoDB server reachable at 127.0.0.1:{port} within 5000 ms"
+        )),
+        "{e}"
+    );
+    let up = db().await;
+    up.dispatch("countDocuments", json!({ "collection": unique("live") }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn missing_url_names_the_variable() {
+    let e = Database::connect(&CloudConfig::from_vars(&[]))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.to_string(),
+        "the database is not configured: set MONGODB_URL"
+    );
+}
+
+#[tokio::test]
+async fn loads_functions_from_the_store() {
+    let db = db().await;
+    let c = unique("functions");
+    db.dispatch("insertOne", json!({ "collection": c, "doc": { "name": "hello", "compiled": "module.exports = () => 1", "hash": "h1" } })).await.unwrap();
+    db.dispatch(
+        "insertOne",
+        json!({ "collection": c, "doc": { "name": "raw" } }),
+    )
+    .await
+    .unwrap();
+    let f = db.load_function(&c, "hello").await.unwrap().unwrap();
+    assert_eq!(
+        (f.compiled.as_str(), f.hash.as_str()),
+        ("module.exports = () => 1", "h1")
+    );
+    assert!(db.load_function(&c, "nope").await.unwrap().is_none());
+    let e = db.load_function(&c, "raw").await.err().unwrap();
+    assert_eq!(e.to_string(), "function raw has no compiled code");
+}
