@@ -206,13 +206,10 @@ impl Bucket {
         &self.name
     }
 
-    fn err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-        &self,
-        e: SdkError<E, R>,
-        key: &str,
-    ) -> Error
+    fn err<E, R>(&self, e: SdkError<E, R>, key: &str) -> Error
     where
-        R: HasStatus,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: HasStatus + std::fmt::Debug,
     {
         let status = e.raw_response().map(|r| r.status_code());
         let code = e.code().map(str::to_string);
