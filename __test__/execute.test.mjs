@@ -1,0 +1,186 @@
+// executeFunction on the local pool, as Node sees it: results, console
+// capture, isolation, the module cache, every fault with its message, and
+// the hardening of workers.
+import { createRequire } from 'node:module';
+import { describe, it, expect, beforeAll } from 'vitest';
+
+const require = createRequire(import.meta.url);
+process.env.SECRET_FOR_TEST = 's3cr3t'; // before the first call: workers must not see it
+const { executeFunction, metrics } = require('../index.js');
+
+const run = (name, code, ctx = {}, options) => executeFunction(name, code, '', ctx, options);
+const ok = async () => expect((await run('ok', 'module.exports = () => "fine"')).data).toBe('fine');
+
+describe('results', () => {
+  beforeAll(ok);
+
+  it('runs sync and async functions under every CommonJS export form', async () => {
+    expect((await run('a', 'module.exports = (ctx) => ctx.body.x + 1', { body: { x: 1 } })).data).toBe(2);
+    expect((await run('b', 'exports.default = async () => ({ ok: true })')).data).toEqual({ ok: true });
+    expect((await run('c', 'exports.main = function () { return [1, "two"] }')).data).toEqual([1, 'two']);
+  });
+
+  it('passes every ctx field and gives cloud both as ctx.cloud and a global', async () => {
+    const ctx = { body: { a: 1 }, query: { q: 'x' }, headers: { h: 'v' }, method: 'POST', path: '/invoke/f', requestId: 'r1', user: { id: 7 } };
+    const r = await run('ctx', 'module.exports = (ctx) => ({ ...ctx, cloud: undefined, same: ctx.cloud === cloud, hasDb: typeof cloud.database })', ctx);
+    expect(r.data).toEqual({ ...ctx, same: true, hasDb: 'function' });
+  });
+
+  it('turns undefined into null and reports a positive time', async () => {
+    const r = await run('undef', 'module.exports = () => {}');
+    expect(r.data).toBeNull();
+    expect(r.error).toBeUndefined();
+    expect(r.time).toBeGreaterThan(0);
+  });
+});
+
+describe('console capture', () => {
+  it('formats like util.format with level prefixes, in order', async () => {
+    const r = await run('log', `module.exports = () => {
+      console.log('a %s %d', 'b', 42); console.info({ x: [1, 2] }); console.warn('w'); console.error(new Error('e').message); console.debug('d', null);
+    }`);
+    expect(r.logs).toEqual(['a b 42', '{ x: [ 1, 2 ] }', '[WARN] w', '[ERROR] e', '[DEBUG] d null']);
+  });
+
+  it('caps output at 1 MiB with a marker line', async () => {
+    const r = await run('flood', 'module.exports = () => { for (let i = 0; i < 5000; i++) console.log("x".repeat(1000)) }');
+    expect(r.logs.at(-1)).toBe('[TRUNCATED] log output exceeded 1048576 bytes; further lines were dropped');
+    const bytes = r.logs.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    expect(bytes).toBeLessThanOrEqual(1048576 + 200);
+  });
+
+  it('keeps the lines of 200 concurrent invocations apart', async () => {
+    const code = `module.exports = async (ctx) => {
+      for (let i = 0; i < 3; i++) { console.log('id', ctx.body.id, i); await new Promise((r) => setTimeout(r, ctx.body.id % 3)); }
+      return ctx.body.id;
+    }`;
+    const results = await Promise.all(Array.from({ length: 200 }, (_, id) => run('conc', code, { body: { id } })));
+    results.forEach((r, id) => {
+      expect(r.data).toBe(id);
+      expect(r.logs).toEqual([0, 1, 2].map((i) => `id ${id} ${i}`));
+    });
+  });
+});
+
+describe('isolation and the module cache', () => {
+  it('gives every invocation a fresh context', async () => {
+    for (let i = 0; i < 12; i++) {
+      const r = await run('leak', `module.exports = () => {
+        const seen = [typeof globalThis.x, typeof y, typeof [].evil];
+        globalThis.x = 1; y = 2; Array.prototype.evil = 1;
+        return seen;
+      }`);
+      expect(r.data).toEqual(['undefined', 'undefined', 'undefined']);
+    }
+  });
+
+  it('keeps the compiled program per name+hash and replaces it on a new hash', async () => {
+    const first = await executeFunction('cached', 'module.exports = () => "v1"', 'h1', {});
+    expect(first.data).toBe('v1');
+    // Same hash, different text: the workers run what they compiled.
+    for (let i = 0; i < 8; i++) expect((await executeFunction('cached', 'module.exports = () => "changed"', 'h1', {})).data).toBe('v1');
+    expect((await executeFunction('cached', 'module.exports = () => "v2"', 'h2', {})).data).toBe('v2');
+    expect((await executeFunction('cached', 'module.exports = () => "v3"', '', {})).data).toBe('v3');
+    expect((await executeFunction('cached', 'module.exports = () => "v4"', '', {})).data).toBe('v4');
+  });
+});
+
+describe('faults stay with their invocation', () => {
+  const cases = [
+    ['an infinite loop', 'module.exports = () => { while (true) {} }', { timeoutMs: 500 }, 'Function timed out after 500 ms'],
+    ['a promise that never settles', 'module.exports = () => new Promise(() => {})', { timeoutMs: 500 }, 'Function timed out after 500 ms'],
+    ['unbounded allocation', 'module.exports = () => { const a = []; while (true) a.push(new Array(1e6).fill(1)) }', { memoryMb: 64 }, "Function ran out of memory: the worker's heap limit is 64 MB (RUNTIME_MEMORY_MB / options.memoryMb)"],
+    ['process.exit()', 'module.exports = () => process.exit()', {}, 'process.exit() is not allowed in a function: return a value or throw an error instead'],
+    ['the real process.exit', 'module.exports = () => require("process").exit(3)', {}, 'Function called process.exit(3)'],
+    ['an exception thrown from a timer', 'module.exports = () => new Promise(() => setTimeout(() => { throw new Error("late") }, 5))', {}, 'Uncaught exception in a timer callback: late'],
+    ['an unhandled rejection', 'module.exports = async () => { Promise.reject(new Error("nobody")); await new Promise((r) => setTimeout(r, 20)); return 1 }', {}, 'Unhandled promise rejection: nobody'],
+    ['no callable export', 'module.exports = { a: 1 }', {}, 'No callable export: set module.exports = fn, exports.default = fn or exports.main = fn (found an object with keys a)'],
+    ['a thrown string', 'module.exports = () => { throw "boom" }', {}, "Function threw a non-Error value: 'boom'"],
+    ['a thrown object', 'module.exports = () => { throw { code: 1 } }', {}, 'Function threw a non-Error value: { code: 1 }'],
+    ['a BigInt result', 'module.exports = () => 10n', {}, 'Function returned a value that cannot be converted to JSON: Do not know how to serialize a BigInt'],
+    ['ES module syntax', 'export default function () {}', {}, "ES module syntax is not supported: compile the function to CommonJS (module.exports = fn, exports.default = fn or exports.main = fn) (Unexpected token 'export')"],
+  ];
+  for (const [what, code, options, error] of cases) {
+    it(`${what} → a clear error, and the next invocation works`, async () => {
+      const started = performance.now();
+      const r = await run('fault', code, {}, options);
+      expect(r.error).toBe(error);
+      expect(r.data).toBeNull();
+      if (options.timeoutMs) expect(performance.now() - started).toBeLessThan(options.timeoutMs + 250);
+      await ok();
+    });
+  }
+
+  it('a circular result is an error', async () => {
+    const r = await run('circ', 'module.exports = () => { const a = {}; a.a = a; return a }');
+    expect(r.error).toMatch(/^Function returned a value that cannot be converted to JSON: Converting circular structure to JSON/);
+    await ok();
+  });
+
+  it('a syntax error names the user file and line', async () => {
+    const r = await run('broken', 'module.exports = () => {\n  const a = 1\n  let = = 2\n}');
+    expect(r.error).toBe("SyntaxError: Unexpected token '=' (broken.js:3)");
+    expect(r.stack).toContain('broken.js:3');
+    await ok();
+  });
+
+  it('a thrown Error keeps its message and the user line numbers', async () => {
+    const r = await run('thrower', 'module.exports = () => {\n\n  throw new TypeError("bad input")\n}');
+    expect(r.error).toBe('bad input');
+    expect(r.stack).toMatch(/^TypeError: bad input\n\s+at module\.exports \(thrower\.js:3:9\)/);
+    expect(r.stack).not.toContain('worker.js');
+  });
+});
+
+describe('hardening', () => {
+  it('no host environment variable reaches user code', async () => {
+    const r = await run('env', 'module.exports = () => [Object.keys(process.env), Object.keys(require("process").env).filter((k) => k !== "TMPDIR"), require("process").env.SECRET_FOR_TEST]');
+    expect(r.data).toEqual([[], [], null]);
+  });
+
+  it('writes outside the temp folder, child processes and threads are refused', async () => {
+    const hint = " (refused by the runtime's sandbox: functions may write files only under os.tmpdir(), and may not start processes or worker threads)";
+    const tries = {
+      write: 'require("fs").writeFileSync("/tmp/simple-ide-escape.txt", "x")',
+      spawn: 'require("child_process").execSync("id")',
+      thread: 'new (require("worker_threads").Worker)("1", { eval: true })',
+    };
+    for (const [what, stmt] of Object.entries(tries)) {
+      const r = await run(what, `module.exports = () => { ${stmt} }`);
+      expect(r.error, what).toBe('Access to this API has been restricted' + hint);
+    }
+    const own = await run('tmp', 'module.exports = () => { const p = require("path").join(require("os").tmpdir(), "f.txt"); require("fs").writeFileSync(p, "ok"); return require("fs").readFileSync(p, "utf8") }');
+    expect(own.data).toBe('ok');
+  });
+
+  it('npm packages cannot be required', async () => {
+    const r = await run('lodash', 'module.exports = () => require("lodash")');
+    expect(r.error).toBe("Cannot find module 'lodash': functions can require only Node built-in modules (bundle other packages into the compiled code)");
+  });
+});
+
+describe('misuse of the API', () => {
+  const rejects = async (p, code, message) => {
+    const err = await p.then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toBe(code);
+    expect(err.message).toEqual(message);
+  };
+  it('rejects with a code and a clear message', async () => {
+    await rejects(executeFunction('', 'module.exports = () => 1', '', {}), 'INVALID_ARGUMENT', 'name must be a non-empty string');
+    await rejects((async () => executeFunction('f', 'module.exports = () => 1', '', {}, { backend: 'docker' }))(), 'INVALID_ARGUMENT', "unknown backend \"docker\": expected 'local' or 'dify'");
+    await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { language: 'python3' }), 'INVALID_ARGUMENT', "language 'python3' is not supported by executeFunction: functions are compiled JavaScript ('nodejs')");
+    await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { timeoutMs: 0 }), 'INVALID_ARGUMENT', 'options.timeoutMs must be at least 1');
+    const circular = {}; circular.self = circular;
+    await rejects((async () => executeFunction('f', 'module.exports = () => 1', '', circular))(), 'INVALID_ARGUMENT', expect.stringContaining('ctx must be a JSON-serializable object'));
+    await ok();
+  });
+});
+
+it('metrics() counts invocations and pool workers in Prometheus text', async () => {
+  const count = () => Number(/runtime_invocations_total\{status="ok"\} (\d+)/.exec(metrics())[1]);
+  const before = count();
+  await ok();
+  expect(count()).toBe(before + 1);
+  expect(metrics()).toMatch(/runtime_pool_workers\{state="total"\} \d+/);
+});
