@@ -152,12 +152,25 @@ export interface CloudOptions {
 }
 
 /**
+ * `base64(gzip(JSON.stringify(logs)))`: what `zlib.gunzipSync(Buffer.from(s, 'base64'))`
+ * and `JSON.parse` read back.
+ */
+export declare function compressLogs(logs: Array<string>): string
+
+/**
  * Creates a Cloud: the SDK for host code, and (passed as `ctx.cloud` to
  * `executeFunction`) the Cloud that backs an invocation. Nothing connects
  * until a call needs it; a missing setting is a `NOT_CONFIGURED` error at
  * that call, naming the variable to set.
  */
 export declare function createCloud(options?: CloudOptions | undefined | null): Cloud
+
+/**
+ * The reverse of `compressLogs` (also reads Node's own gzip + base64).
+ * Throws `INVALID_ARGUMENT` for invalid base64, data that is not gzip, more than
+ * 64 MiB once decompressed, or JSON that is not an array of strings.
+ */
+export declare function decompressLogs(s: string): Array<string>
 
 /**
  * Runs a function in the sandbox and resolves with its result.
@@ -226,6 +239,15 @@ export interface ExecuteResult {
   /** The error's stack, with the user's own line numbers (`name.js:LINE:COL`). */
   stack?: string
 }
+
+/**
+ * The `x-function-logs` value, at most `maxBytes` long (proxies reject large headers):
+ * when all lines do not fit it keeps the first ones and ends with
+ * `[runtime] N log lines dropped to fit the M-byte header`.
+ * Throws `INVALID_ARGUMENT` when `maxBytes` cannot hold even that line.
+ * @default maxBytes 8192
+ */
+export declare function logsHeader(logs: Array<string>, maxBytes?: number | undefined | null): string
 
 /**
  * Prometheus text: `runtime_invocations_total{status}`, the
