@@ -147,8 +147,11 @@ function __makeConsole(sink, capBytes) {
 // -------------------------------------------------------------------- cloud
 
 // `call(op, args)` → Promise of the wire result; the driver provides it.
-function __makeCloud(call, env, logLine) {
-  const rpc = async (op, args) => __fromWire(await call(op, __toWire(args)));
+// `fromWire` is the decoder made inside the invocation's context, so the
+// Dates, arrays and objects user code receives are of its own realm
+// (`doc.at instanceof Date` holds).
+function __makeCloud(call, env, logLine, fromWire) {
+  const rpc = async (op, args) => fromWire(await call(op, __toWire(args)));
 
   class Cursor {
     constructor(collection, filter, options) {
@@ -387,13 +390,14 @@ function __makeTimers(fail) {
 
 // Prepares a fresh context. Creating one costs most of an invocation's CPU
 // (~0.6 ms), so drivers make the next one while idle.
-const __ctxHelpers = new __vm.Script('[(s) => JSON.parse(s), Promise.prototype, (g) => { g.global = globalThis; }]');
+const __ctxHelpers = new __vm.Script('[(s) => JSON.parse(s), Promise.prototype, (g) => { g.global = globalThis; }, ' +
+  '(ObjectId, Buffer) => (' + __fromWire.toString() + ')]');
 function __freshContext() {
   const g = __baseGlobals();
   __vm.createContext(g);
-  const [parse, promiseProto, link] = __ctxHelpers.runInContext(g);
+  const [parse, promiseProto, link, makeFromWire] = __ctxHelpers.runInContext(g);
   link(g);
-  return { g, parse, promiseProto };
+  return { g, parse, promiseProto, fromWire: makeFromWire(ObjectId, Buffer) };
 }
 
 // Runs one invocation of a compiled module in the prepared context `c`.
@@ -404,7 +408,7 @@ function __freshContext() {
 async function __invoke(mod, c, input, io) {
   const g = c.g;
   g.console = __makeConsole(io.log, input.logCap || 1048576);
-  g.cloud = __makeCloud(io.call, input.env, io.log);
+  g.cloud = __makeCloud(io.call, input.env, io.log, c.fromWire);
   g.process = __processShim();
   Object.assign(g, io.timers.globals);
   try {

@@ -1,0 +1,221 @@
+// The Cloud SDK over real servers (MONGODB_URL, S3_*: `bash scripts/services.sh
+// start && source .services/env`): host code through createCloud, and
+// sandboxed functions through ctx.cloud on the local pool.
+import { createRequire } from 'node:module';
+import { describe, it, expect, beforeAll } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const { createCloud, executeFunction, ObjectId, setFunctionLoader } = require('../index.js');
+
+if (!process.env.MONGODB_URL || !process.env.S3_ENDPOINT) {
+  throw new Error('start the test services first: bash scripts/services.sh start && source .services/env');
+}
+const dbName = `cloud_test_${Date.now()}`;
+const cloud = createCloud({ database: dbName, env: { GREETING: 'hi' } });
+const col = (n) => cloud.database().collection(`${n}_${Math.random().toString(36).slice(2, 8)}`);
+const errorOf = (p) => p.then(() => null, (e) => e);
+
+describe('database from host code', () => {
+  it('every collection method with the Node driver shapes', async () => {
+    const c = col('crud');
+    const at = new Date('2024-05-06T07:08:09.123Z');
+    const ins = await c.insertOne({ name: 'ada', at, n: 1 });
+    expect(ins.acknowledged).toBe(true);
+    expect(ins.insertedId).toBeInstanceOf(ObjectId);
+    const many = await c.insertMany([{ name: 'bob', n: 2 }, { name: 'cy', n: 3 }]);
+    expect(many.insertedCount).toBe(2);
+    expect(many.insertedIds[1]).toBeInstanceOf(ObjectId);
+
+    const one = await c.findOne({ _id: ins.insertedId });
+    expect(one.name).toBe('ada');
+    expect(one.at).toBeInstanceOf(Date);
+    expect(one.at.getTime()).toBe(at.getTime());
+    expect(one._id.equals(ins.insertedId)).toBe(true);
+    // A { $oid } and a hex-string ObjectId find the same document.
+    expect((await c.findOne({ _id: { $oid: ins.insertedId.toHexString() } })).name).toBe('ada');
+    expect((await c.findOne({ _id: new ObjectId(ins.insertedId.toHexString()) })).name).toBe('ada');
+
+    expect(await c.find({ n: { $gte: 2 } }).sort({ n: -1 }).limit(1).project({ _id: 0, name: 1 }).toArray()).toEqual([{ name: 'cy' }]);
+    expect((await c.find().sort({ n: 1 }).skip(1).toArray()).map((d) => d.n)).toEqual([2, 3]);
+    expect(await c.updateOne({ name: 'bob' }, { $inc: { n: 10 } })).toEqual({ acknowledged: true, matchedCount: 1, modifiedCount: 1, upsertedCount: 0, upsertedId: null });
+    expect((await c.updateMany({}, { $set: { tag: 't' } })).modifiedCount).toBe(3);
+    const up = await c.replaceOne({ name: 'dee' }, { name: 'dee', n: 4 }, { upsert: true });
+    expect(up.upsertedId).toBeInstanceOf(ObjectId);
+    expect(await c.countDocuments({})).toBe(4);
+    expect(await c.aggregate([{ $group: { _id: null, total: { $sum: '$n' } } }]).toArray()).toEqual([{ _id: null, total: 20 }]);
+    expect((await c.distinct('name')).sort()).toEqual(['ada', 'bob', 'cy', 'dee']);
+    expect((await c.findOneAndUpdate({ name: 'cy' }, { $set: { n: 30 } })).n).toBe(3);
+    expect((await c.findOneAndUpdate({ name: 'cy' }, { $set: { n: 31 } }, { returnDocument: 'after' })).n).toBe(31);
+    expect((await c.findOneAndDelete({ name: 'cy' })).n).toBe(31);
+    expect(await c.deleteOne({ name: 'dee' })).toEqual({ acknowledged: true, deletedCount: 1 });
+    expect((await c.deleteMany({})).deletedCount).toBe(2);
+  });
+
+  it('a duplicate key rejects with DATABASE_ERROR and server code 11000', async () => {
+    const c = col('dup');
+    expect(await c.createIndex({ email: 1 }, { unique: true })).toMatch(/email/);
+    await c.insertOne({ email: 'a@x' });
+    const e = await errorOf(c.insertOne({ email: 'a@x' }));
+    expect(e.code).toBe('DATABASE_ERROR');
+    expect(e.serverCode).toBe(11000);
+    expect(e.message).toMatch(/E11000 duplicate key error/);
+  });
+
+  it('an invalid update document is refused with a clear message', async () => {
+    const e = await errorOf(col('upd').updateOne({}, { name: 'x' }));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.message).toBe('updateOne: invalid update document: it must use update operators like $set (got key "name")');
+  });
+
+  it('an unreachable database fails within its timeout and says so', async () => {
+    const down = createCloud({ mongoUrl: 'mongodb://127.0.0.1:1' });
+    const t = Date.now();
+    const e = await errorOf(down.database().collection('x').findOne({}));
+    expect(Date.now() - t).toBeLessThan(7000);
+    expect(e.code).toBe('DATABASE_UNREACHABLE');
+    expect(e.message).toMatch(/^database unreachable: no MongoDB server reachable at 127\.0\.0\.1:1 within 5000 ms/);
+    expect(await col('after').countDocuments()).toBe(0);
+  });
+});
+
+describe('storage from host code', () => {
+  const bucket = () => cloud.storage.bucket();
+  const p = `host-${Date.now()}/`;
+  it('all 256 byte values round-trip; strings too; listFiles; deleteFile', async () => {
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await bucket().writeFile(`${p}bytes.bin`, all);
+    expect(Buffer.compare(await bucket().readFile(`${p}bytes.bin`), all)).toBe(0);
+    await bucket().writeFile(`${p}t.txt`, 'héllo', { contentType: 'text/plain' });
+    expect((await bucket().readFile(`${p}t.txt`)).toString()).toBe('héllo');
+    const files = await bucket().listFiles(p);
+    expect(files.map((f) => [f.key, f.size])).toEqual([[`${p}bytes.bin`, 256], [`${p}t.txt`, 6]]);
+    expect(files[0].lastModified).toBeInstanceOf(Date);
+    await bucket().deleteFile(`${p}t.txt`);
+    const e = await errorOf(bucket().readFile(`${p}t.txt`));
+    expect(e.code).toBe('STORAGE_NOT_FOUND');
+    expect(e.message).toBe(`file not found: ${p}t.txt in bucket ${process.env.S3_BUCKET}`);
+  });
+
+  it('presigned download works over plain HTTP, a tampered one gets 403, a presigned upload lands', async () => {
+    await bucket().writeFile(`${p}dl.txt`, 'download me');
+    const url = await bucket().getDownloadUrl(`${p}dl.txt`, 60);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('download me');
+    const bad = url.slice(0, -1) + (url.endsWith('0') ? '1' : '0');
+    expect((await fetch(bad)).status).toBe(403);
+    const put = await bucket().getUploadUrl(`${p}up.txt`, 60);
+    expect((await fetch(put, { method: 'PUT', body: 'uploaded' })).ok).toBe(true);
+    expect((await bucket().readFile(`${p}up.txt`)).toString()).toBe('uploaded');
+    const e = await errorOf(bucket().getDownloadUrl('x', 604801));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.message).toBe('expiresIn must be between 1 and 604800 seconds (7 days), got 604801');
+  });
+
+  it('a missing bucket and wrong credentials each have their own error', async () => {
+    let e = await errorOf(cloud.storage.bucket('no-such-bucket').readFile('x'));
+    expect([e.code, e.message]).toEqual(['STORAGE_BUCKET_NOT_FOUND', 'bucket not found: no-such-bucket']);
+    const wrong = createCloud({ s3: { secretAccessKey: 'wrong' } });
+    e = await errorOf(wrong.storage.bucket().writeFile('x', 'y'));
+    expect(e.code).toBe('STORAGE_AUTH');
+    expect(e.message).toMatch(/^storage rejected the credentials: .* \(check S3_ACCESS_KEY and S3_SECRET_KEY\)$/);
+  });
+});
+
+describe('cloud inside sandboxed functions', () => {
+  const exec = (name, code, body, options) => executeFunction(name, code, '', { body, cloud }, options);
+
+  it('cloud.env holds only what the Cloud was given', async () => {
+    expect((await exec('env', 'module.exports = () => cloud.env')).data).toEqual({ GREETING: 'hi' });
+  });
+
+  it('database calls keep ObjectId and Date across every hop', async () => {
+    const code = `module.exports = async (ctx) => {
+      const c = cloud.database().collection(ctx.body.c);
+      const at = new Date('2024-01-01T00:00:00.000Z');
+      const { insertedId } = await c.insertOne({ name: 'in-sandbox', at });
+      const doc = await c.findOne({ _id: insertedId });
+      return { isOid: doc._id instanceof ObjectId, same: doc._id.equals(insertedId), isDate: doc.at instanceof Date, iso: doc.at.toISOString(), id: insertedId.toHexString() };
+    }`;
+    const name = `sbx_${Date.now()}`;
+    const r = await exec('dbfn', code, { c: name });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toMatchObject({ isOid: true, same: true, isDate: true, iso: '2024-01-01T00:00:00.000Z' });
+    const host = await cloud.database().collection(name).findOne({ _id: new ObjectId(r.data.id) });
+    expect(host.at.getTime()).toBe(Date.parse('2024-01-01T00:00:00.000Z'));
+  });
+
+  it('a duplicate key rejects inside the function with code 11000', async () => {
+    const code = `module.exports = async (ctx) => {
+      const c = cloud.database().collection(ctx.body.c);
+      await c.createIndex({ k: 1 }, { unique: true });
+      await c.insertOne({ k: 1 });
+      try { await c.insertOne({ k: 1 }); } catch (e) { return [e.code, e.errorCode, /duplicate key/.test(e.message)]; }
+    }`;
+    expect((await exec('dupfn', code, { c: `dup_${Date.now()}` })).data).toEqual([11000, 'DATABASE_ERROR', true]);
+  });
+
+  it('storage from a function, bytes intact, and a presigned URL that works', async () => {
+    const code = `module.exports = async () => {
+      const b = cloud.storage.bucket();
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      await b.writeFile('sandbox/all.bin', bytes);
+      const back = await b.readFile('sandbox/all.bin');
+      return { same: Buffer.compare(back, bytes) === 0, url: await b.getDownloadUrl('sandbox/all.bin', 60) };
+    }`;
+    const r = await exec('storagefn', code);
+    expect(r.data.same).toBe(true);
+    expect(Buffer.from(await (await fetch(r.data.url)).arrayBuffer()).length).toBe(256);
+  });
+
+  it('a Cloud passed as ctx.cloud backs that invocation alone', async () => {
+    const other = createCloud({ database: `${dbName}_other`, env: { WHO: 'other' } });
+    await other.database().collection('secrets').insertOne({ s: 'other-tenant' });
+    const code = 'module.exports = async () => [cloud.env, await cloud.database().collection("secrets").countDocuments({})]';
+    expect((await executeFunction('tenant', code, '', { cloud: other })).data).toEqual([{ WHO: 'other' }, 1]);
+    expect((await executeFunction('tenant', code, '', { cloud })).data).toEqual([{ GREETING: 'hi' }, 0]);
+  });
+});
+
+describe('cloud.invoke', () => {
+  beforeAll(async () => {
+    const fns = cloud.database().collection('functions');
+    await fns.insertOne({ name: 'double', compiled: 'module.exports = (ctx) => { console.log("doubling", ctx.body.x); return ctx.body.x * 2 }', hash: 'd1' });
+    await fns.insertOne({ name: 'explode', compiled: 'module.exports = () => { throw new Error("callee failed") }', hash: 'e1' });
+    await fns.insertOne({ name: 'loop', compiled: 'module.exports = () => cloud.invoke("loop", {})', hash: 'l1' });
+  });
+
+  it('runs the stored function, appends its logs with a [name] prefix, and returns its data', async () => {
+    const r = await executeFunction('caller', 'module.exports = async () => { console.log("before"); const v = await cloud.invoke("double", { x: 21 }); console.log("after"); return v }', '', { cloud });
+    expect(r.data).toBe(42);
+    expect(r.logs).toEqual(['before', '[double] doubling 21', 'after']);
+  });
+
+  it("a callee's error is a rejected promise with its message", async () => {
+    const r = await executeFunction('caller2', 'module.exports = async () => { try { await cloud.invoke("explode") } catch (e) { return e.message } }', '', { cloud });
+    expect(r.data).toBe('callee failed');
+  });
+
+  it('a → a recursion stops at the depth limit with a clear error', async () => {
+    const r = await executeFunction('loop', 'module.exports = () => cloud.invoke("loop", {})', '', { cloud });
+    expect(r.error).toBe('cloud.invoke depth limit of 8 exceeded (RUNTIME_MAX_INVOKE_DEPTH); is a function invoking itself?');
+  });
+
+  it('an unknown function, and host-side invoke', async () => {
+    const r = await executeFunction('caller3', 'module.exports = async () => { try { await cloud.invoke("nope") } catch (e) { return [e.message, e.errorCode] } }', '', { cloud });
+    expect(r.data).toEqual(['function not found: nope', 'FUNCTION_NOT_FOUND']);
+    expect(await cloud.invoke('double', { x: 5 })).toBe(10);
+    const e = await errorOf(cloud.invoke('explode'));
+    expect([e.code, e.message]).toEqual(['INVOKE_FAILED', 'callee failed']);
+  });
+
+  it('a host-supplied loader replaces the function store', async () => {
+    setFunctionLoader(async (name) => (name === 'fromHost' ? { compiled: 'module.exports = (ctx) => "host:" + ctx.body' } : null));
+    try {
+      expect((await executeFunction('c4', 'module.exports = () => cloud.invoke("fromHost", "x")', '', { cloud })).data).toBe('host:x');
+    } finally {
+      setFunctionLoader(null);
+    }
+    expect((await executeFunction('c5', 'module.exports = () => cloud.invoke("double", { x: 1 })', '', { cloud })).data).toBe(2);
+  });
+});
