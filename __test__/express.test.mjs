@@ -1,0 +1,115 @@
+// The Express example over real HTTP, against the real services: the seed's
+// acceptance list as named tests, plus status codes and headers.
+import { createRequire } from 'node:module';
+import zlib from 'node:zlib';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { createApp } from '../examples/express/server.mjs';
+import { seedFunctions } from '../examples/seed.mjs';
+
+const require = createRequire(import.meta.url);
+const { decompressLogs } = require('../index.js');
+
+if (!process.env.MONGODB_URL || !process.env.S3_ENDPOINT) {
+  throw new Error('start the test services first: bash scripts/services.sh start && source .services/env');
+}
+const token = 'test-token';
+let base, server, close, db;
+
+beforeAll(async () => {
+  // The default Cloud (what functions see) uses MONGODB_DB: seed that database.
+  ({ app: server, db, close } = await createApp({ developToken: token, mongoUrl: process.env.MONGODB_URL, dbName: process.env.MONGODB_DB }));
+  await seedFunctions(db);
+  server = server.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+afterAll(async () => { server?.close(); await close?.(); });
+
+const invoke = (name, { method = 'POST', body, query = '', headers = { 'x-develop-token': token } } = {}) =>
+  fetch(`${base}/invoke/${name}${query}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+describe('the seed acceptance list', () => {
+  it('function reads ctx.body/ctx.query', async () => {
+    const res = await invoke('echo', { body: { a: 1 }, query: '?q=x&n=2' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ body: { a: 1 }, query: { q: 'x', n: '2' }, method: 'POST' });
+  });
+
+  it('function uses cloud.database()', async () => {
+    const res = await invoke('exportUsers');
+    const data = await res.json();
+    expect(res.status).toBe(200);
+    expect(data.users.map((u) => u.name)).toEqual(['Ada Lovelace', 'Linus Torvalds']);
+  });
+
+  it('function uses cloud.storage.bucket()', async () => {
+    const data = await (await invoke('exportUsers')).json();
+    const file = await fetch(data.downloadUrl);
+    expect(file.status).toBe(200);
+    expect(JSON.parse(await file.text()).map((u) => u.email)).toEqual(['ada@example.com', 'linus@example.com']);
+  });
+
+  it('function uses cloud.invoke()', async () => {
+    const res = await invoke('greetAll', { body: { names: ['Ada'] } });
+    expect(await res.json()).toEqual({ greetings: ['Hello, Ada'] });
+    expect(decompressLogs(res.headers.get('x-function-logs'))).toEqual(['[hello] Hello from function', 'greeted 1']);
+  });
+
+  it('logs arrive in the response header', async () => {
+    const res = await invoke('hello', { body: { x: 1 } });
+    const header = res.headers.get('x-function-logs');
+    expect(decompressLogs(header)).toEqual(['Hello from function']);
+    expect(JSON.parse(zlib.gunzipSync(Buffer.from(header, 'base64')).toString())).toEqual(['Hello from function']);
+  });
+
+  it('execution time arrives in the response header', async () => {
+    const res = await invoke('hello');
+    const t = Number(res.headers.get('x-execution-time'));
+    expect(Number.isFinite(t)).toBe(true);
+    expect(t).toBeGreaterThan(0);
+  });
+});
+
+describe('HTTP behaviour', () => {
+  it('401 for a wrong or missing token', async () => {
+    for (const headers of [{ 'x-develop-token': 'wrong' }, {}]) {
+      const res = await invoke('hello', { headers });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ error: 'Invalid token' });
+    }
+  });
+
+  it('404 for an unknown function', async () => {
+    const res = await invoke('nope');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'Function nope not found' });
+  });
+
+  it('200 with the result for GET and POST alike', async () => {
+    const res = await invoke('hello', { method: 'GET' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ message: 'Hello', body: null });
+  });
+
+  it('500 with { error } when the function fails, logs still in the header', async () => {
+    const res = await invoke('fail');
+    expect(res.status).toBe(500);
+    const body = await res.json();
+    expect(body.error).toBe('something went wrong');
+    expect(body.stack).toContain('fail.js:3');
+    expect(decompressLogs(res.headers.get('x-function-logs'))).toEqual(['[WARN] about to fail']);
+  });
+
+  it('a timeout is a 500 and the server keeps serving', async () => {
+    await db.collection('functions').updateOne({ name: 'quick-timeout' }, { $set: { name: 'quick-timeout', compiled: 'module.exports = () => { while (true) {} }', hash: 't1' } }, { upsert: true });
+    // RUNTIME_TIMEOUT_MS is 10 s by default; this function loops until then.
+    const res = await invoke('quick-timeout');
+    expect(res.status).toBe(500);
+    expect((await res.json()).error).toBe('Function timed out after 10000 ms');
+    expect((await invoke('hello')).status).toBe(200);
+  }, 20_000);
+});

@@ -1,0 +1,4 @@
+module.exports = function () {
+  console.warn('about to fail')
+  throw new Error('something went wrong')
+}

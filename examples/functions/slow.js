@@ -1,0 +1,1 @@
+module.exports = () => new Promise(() => {}) // never settles: times out
