@@ -23,10 +23,10 @@ function __difyMain(cfg) {
     done = true;
     timers.clearAll();
     clearTimeout(deadline);
-    emit('R', payload);
     // Leftover handles (an open socket, an interval) must not keep the run
-    // alive until the server's own timeout.
-    process.exit(0);
+    // alive until the server's own timeout; exit once stdout has drained
+    // (a pipe may be written asynchronously, and exit would cut it).
+    process.stdout.write('\n' + cfg.nonce + 'R' + payload + '\n', () => process.exit(0));
   };
   const fail = (info) => finish(JSON.stringify(Object.assign({ failed: true }, info)));
   const timers = __makeTimers((err) => {

@@ -24,8 +24,10 @@ use crate::error::{Error, Result};
 pub const DIFY_JS: &str = include_str!("../../../../sandbox/dify.js");
 
 /// Time allowed beyond the function's timeout for the round trip and the
-/// server's own process start.
-const CLIENT_MARGIN: Duration = Duration::from_secs(3);
+/// server's own process start (~70 ms for node). A function that blocks its
+/// event loop cannot stop itself, so past this the client gives up and
+/// reports the timeout; the server's `worker_timeout` kills the process.
+const CLIENT_MARGIN: Duration = Duration::from_millis(1000);
 
 pub struct DifyConfig {
     pub url: String,
@@ -115,8 +117,14 @@ impl DifyClient {
             "preload": "",
             "enable_network": true,
         });
-        let data = self.post_with_retries(&body, job).await?;
-        let outcome = parse_output(data, &nonce, job);
+        let outcome = match self.post_with_retries(&body, job).await {
+            Ok(data) => parse_output(data, &nonce, job),
+            // What the user code did, as on the local pool: not an API error.
+            Err(Error::Timeout { ms }) => {
+                Outcome::failed(Vec::new(), "timeout", format!("Function timed out after {ms} ms"))
+            }
+            Err(e) => return Err(e),
+        };
         drop(ticket);
         Ok(outcome)
     }
