@@ -317,7 +317,9 @@ function __serialize(value) {
 // Keeps the user's frames and drops the runtime's own.
 function __cleanStack(stack, ownFile) {
   if (typeof stack !== 'string') return undefined;
-  return stack.split('\n').filter((l) => !(/^\s+at /.test(l) && (l.includes(ownFile) || /\(node:|\(vm\.js|at node:/.test(l)))).join('\n');
+  // Runtime frames: our own file, Node internals, and (on Dify) the eval'd program.
+  const internal = /\(node:|\(vm\.js|at node:|\beval at\b|at __invoke|at __difyMain|at Object\.<anonymous> \(/;
+  return stack.split('\n').filter((l) => !(/^\s+at /.test(l) && (l.includes(ownFile) || internal.test(l)))).join('\n');
 }
 
 // Node's permission model says only "Access to this API has been restricted".

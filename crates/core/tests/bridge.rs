@@ -1,0 +1,121 @@
+//! The bridge over real HTTP: a token works while its invocation lives, is
+//! refused after it ends, and forged or absent tokens are refused, each
+//! with its own error.
+
+use std::sync::Arc;
+
+use runtime_core::bridge::Bridge;
+use runtime_core::sandbox::{CallFuture, CallHandler};
+use serde_json::{json, Value};
+
+struct Echo;
+
+impl CallHandler for Echo {
+    fn call(&self, op: String, args: Value) -> CallFuture {
+        Box::pin(async move { Ok(json!({ "op": op, "args": args })) })
+    }
+}
+
+async fn call(url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{url}/v1/call"))
+        .json(&json!({ "op": "db.findOne", "args": { "x": 1 } }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn tokens_live_exactly_as_long_as_their_invocation() {
+    let bridge = Bridge::start("127.0.0.1:0", None).await.unwrap();
+    let url = bridge.url().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let ticket = bridge.issue(Arc::new(Echo));
+    let token = ticket.token().to_string();
+    let (status, body) = call(&url, Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({ "ok": true, "value": { "op": "db.findOne", "args": { "x": 1 } } })
+    );
+
+    drop(ticket); // the invocation ended
+    let (status, body) = call(&url, Some(&token)).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["errorCode"], "BRIDGE_TOKEN_EXPIRED");
+    assert_eq!(
+        body["error"],
+        "bridge token expired: its invocation has ended"
+    );
+
+    let (id, sig) = token.split_once('.').unwrap();
+    let forged = format!("{id}.{}", sig.chars().rev().collect::<String>());
+    let (status, body) = call(&url, Some(&forged)).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (401, Some("BRIDGE_TOKEN_INVALID"))
+    );
+    assert_eq!(
+        body["error"],
+        "bridge token invalid: not issued by this runtime"
+    );
+    let (status, body) = call(&url, Some("12345.deadbeef")).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (401, Some("BRIDGE_TOKEN_INVALID"))
+    );
+
+    let (status, body) = call(&url, None).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (401, Some("BRIDGE_TOKEN_MISSING"))
+    );
+    assert_eq!(bridge.live_tokens(), 0);
+}
+
+#[tokio::test]
+async fn a_token_of_another_bridge_is_invalid_and_bad_requests_are_400() {
+    let a = Bridge::start("127.0.0.1:0", None).await.unwrap();
+    let b = Bridge::start("127.0.0.1:0", None).await.unwrap();
+    let ticket = a.issue(Arc::new(Echo));
+    let (status, body) = call(b.url(), Some(ticket.token())).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (401, Some("BRIDGE_TOKEN_INVALID"))
+    );
+    let res = reqwest::Client::new()
+        .post(format!("{}/v1/call", a.url()))
+        .bearer_auth(ticket.token())
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("bridge request is not JSON"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn bridge_urls_must_name_an_ip() {
+    let e = Bridge::start("127.0.0.1:0", Some("http://sandbox-host:7070"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "CONFIG_INVALID");
+    assert!(
+        e.to_string()
+            .contains("must use an IP address, not the host name \"sandbox-host\""),
+        "{e}"
+    );
+    let e = Bridge::start("0.0.0.0:0", None).await.err().unwrap();
+    assert!(e.to_string().contains("set RUNTIME_BRIDGE_URL"), "{e}");
+}
