@@ -1,0 +1,54 @@
+// The Cloud SDK vs the official Node clients, side by side in one run
+// (interleaved rounds, medians). Needs the test services:
+//   bash scripts/services.sh start && source .services/env && node bench/cloud.mjs
+// Goals (issue #3): host findOne ≤ 1.0× the mongodb driver; a sandboxed
+// function's findOne, bridge included, ≤ 2.0× the driver from host code;
+// getDownloadUrl ≥ 20× faster than @aws-sdk/s3-request-presigner.
+import { createRequire } from 'node:module';
+import { MongoClient } from 'mongodb';
+import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+
+const require = createRequire(import.meta.url);
+const { createCloud, executeFunction } = require('../index.js');
+if (!process.env.MONGODB_URL) throw new Error('start the services: bash scripts/services.sh start && source .services/env');
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const time = async (f) => { const t = process.hrtime.bigint(); await f(); return Number(process.hrtime.bigint() - t) / 1e6; };
+
+const dbName = `bench_${Date.now()}`;
+const cloud = createCloud({ database: dbName });
+const ours = cloud.database().collection('items');
+const client = new MongoClient(process.env.MONGODB_URL);
+await client.connect();
+const theirs = client.db(dbName).collection('items');
+const { insertedId } = await ours.insertOne({ name: 'bench', n: 1, tags: ['a', 'b'], at: new Date() });
+const id = insertedId.toHexString();
+const { ObjectId: DriverObjectId } = await import('mongodb');
+const driverId = new DriverObjectId(id);
+const fnCode = 'module.exports = async (ctx) => { const d = await cloud.database().collection("items").findOne({ _id: new ObjectId(ctx.body.id) }); return d.name }';
+
+const a = [], b = [], c = [];
+for (let i = 0; i < 50; i++) { await ours.findOne({ _id: insertedId }); await theirs.findOne({ _id: driverId }); await executeFunction('findOne', fnCode, 'b1', { body: { id }, cloud }); }
+for (let round = 0; round < 10; round++) {
+  for (let i = 0; i < 30; i++) a.push(await time(() => ours.findOne({ _id: insertedId })));
+  for (let i = 0; i < 30; i++) b.push(await time(() => theirs.findOne({ _id: driverId })));
+  for (let i = 0; i < 30; i++) c.push(await time(async () => { const r = await executeFunction('findOne', fnCode, 'b1', { body: { id }, cloud }); if (r.data !== 'bench') throw new Error(JSON.stringify(r)); }));
+}
+const [ma, mb, mc] = [median(a), median(b), median(c)];
+console.log(`findOne p50 over ${a.length} calls each (server: ${process.env.MONGODB_URL}):`);
+console.log(`  createCloud().database().collection().findOne: ${ma.toFixed(3)} ms`);
+console.log(`  official mongodb driver findOne:               ${mb.toFixed(3)} ms  -> ratio ours/driver = ${(ma / mb).toFixed(2)} (goal <= 1.0)`);
+console.log(`  sandboxed function doing findOne (bridge incl): ${mc.toFixed(3)} ms  -> ratio sandboxed/driver = ${(mc / mb).toFixed(2)} (goal <= 2.0)`);
+
+const bucket = cloud.storage.bucket();
+const s3 = new S3Client({ endpoint: process.env.S3_ENDPOINT, region: process.env.S3_REGION || 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: process.env.S3_ACCESS_KEY, secretAccessKey: process.env.S3_SECRET_KEY } });
+const d = [], e = [];
+for (let i = 0; i < 200; i++) { await bucket.getDownloadUrl('bench/file.json', 3600); await getSignedUrl(s3, new GetObjectCommand({ Bucket: process.env.S3_BUCKET, Key: 'bench/file.json' }), { expiresIn: 3600 }); }
+for (let round = 0; round < 10; round++) {
+  for (let i = 0; i < 200; i++) d.push(await time(() => bucket.getDownloadUrl('bench/file.json', 3600)));
+  for (let i = 0; i < 200; i++) e.push(await time(() => getSignedUrl(s3, new GetObjectCommand({ Bucket: process.env.S3_BUCKET, Key: 'bench/file.json' }), { expiresIn: 3600 })));
+}
+const [md, me] = [median(d), median(e)];
+console.log(`presigned download URL p50 over ${d.length} calls each: getDownloadUrl ${(md * 1000).toFixed(1)} µs, @aws-sdk getSignedUrl ${(me * 1000).toFixed(1)} µs -> ${(me / md).toFixed(1)}x faster (goal >= 20)`);
+await client.close();
+process.exit(0);
