@@ -4,7 +4,9 @@
 # sample functions over HTTP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+# `npm install` rather than `npm ci`: the lock file lists optional per-platform
+# packages only for the platform it was made on.
+npm install --no-audit --no-fund --loglevel=error
 if ! ls simple-ide-runtime.*.node >/dev/null 2>&1 || [ -n "$(find src crates sandbox Cargo.toml build.rs -newer "$(ls simple-ide-runtime.*.node | head -n1)" -type f 2>/dev/null | head -n1)" ]; then
   npx napi build --platform --release
 fi

@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> npm packages"
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+# `npm install` rather than `npm ci`: the lock file lists optional per-platform
+# packages only for the platform it was made on.
+npm install --no-audit --no-fund --loglevel=error
 
 echo "==> the addon (release build)"
 npx napi build --platform --release
