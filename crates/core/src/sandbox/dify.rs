@@ -120,9 +120,11 @@ impl DifyClient {
         let outcome = match self.post_with_retries(&body, job).await {
             Ok(data) => parse_output(data, &nonce, job),
             // What the user code did, as on the local pool: not an API error.
-            Err(Error::Timeout { ms }) => {
-                Outcome::failed(Vec::new(), "timeout", format!("Function timed out after {ms} ms"))
-            }
+            Err(Error::Timeout { ms }) => Outcome::failed(
+                Vec::new(),
+                "timeout",
+                format!("Function timed out after {ms} ms"),
+            ),
             Err(e) => return Err(e),
         };
         drop(ticket);
