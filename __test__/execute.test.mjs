@@ -62,7 +62,9 @@ describe('console capture', () => {
       for (let i = 0; i < 3; i++) { console.log('id', ctx.body.id, i); await new Promise((r) => setTimeout(r, ctx.body.id % 3)); }
       return ctx.body.id;
     }`;
-    const results = await Promise.all(Array.from({ length: 200 }, (_, id) => run('conc', code, { body: { id } })));
+    // A generous timeout: on the dify backend each run is a new process, and
+    // 200 of them queue for the sandbox's workers on a 2-core machine.
+    const results = await Promise.all(Array.from({ length: 200 }, (_, id) => run('conc', code, { body: { id } }, { timeoutMs: 60_000 })));
     results.forEach((r, id) => {
       expect(r.data).toBe(id);
       expect(r.logs).toEqual([0, 1, 2].map((i) => `id ${id} ${i}`));

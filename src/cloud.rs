@@ -575,6 +575,20 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    fn presign<'env>(
+        &self,
+        env: &'env Env,
+        op: &'static str,
+        key: String,
+        expires_in: Option<u32>,
+    ) -> Result<PromiseRaw<'env, Ejson>> {
+        let mut args = self.args(key);
+        if let Some(e) = expires_in {
+            args["expiresIn"] = Value::from(e);
+        }
+        run(env, &self.cloud, op, args)
+    }
+
     fn args(&self, key: String) -> Value {
         let mut v = json!({ "key": key });
         if let Some(b) = &self.name {
@@ -659,11 +673,7 @@ impl Bucket {
         key: String,
         expires_in: Option<u32>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
-        let mut args = self.args(key);
-        if let Some(e) = expires_in {
-            args["expiresIn"] = Value::from(e);
-        }
-        run(env, &self.cloud, "storage.getUploadUrl", args)
+        self.presign(env, "storage.getUploadUrl", key, expires_in)
     }
 
     /// A SigV4-presigned GET URL. `expiresIn` seconds, 1 to 604800 (7 days).
@@ -675,10 +685,6 @@ impl Bucket {
         key: String,
         expires_in: Option<u32>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
-        let mut args = self.args(key);
-        if let Some(e) = expires_in {
-            args["expiresIn"] = Value::from(e);
-        }
-        run(env, &self.cloud, "storage.getDownloadUrl", args)
+        self.presign(env, "storage.getDownloadUrl", key, expires_in)
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::config::CloudConfig;
-use crate::error::{Error, Result};
+use crate::error::{error_chain, Error, Result};
 
 /// The longest presigned URL SigV4 allows: 7 days.
 pub const MAX_EXPIRES: u64 = 604_800;
@@ -232,10 +232,10 @@ impl Bucket {
                     "storage unreachable at {}://{}: {}",
                     self.signer.scheme,
                     self.signer.host,
-                    chain(&e)
+                    error_chain(&e)
                 ))
             }
-            _ => Error::Storage(chain(&e)),
+            _ => Error::Storage(error_chain(&e)),
         }
     }
 
@@ -371,17 +371,6 @@ impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 type HmacSha256 = Hmac<Sha256>;

@@ -18,7 +18,7 @@ use tokio::time::{sleep, Instant};
 
 use super::{Job, LogBuffer, Outcome, PRELUDE_JS};
 use crate::bridge::Bridge;
-use crate::error::{Error, Result};
+use crate::error::{error_chain, Error, Result};
 
 /// The Dify driver (appended to the prelude).
 pub const DIFY_JS: &str = include_str!("../../../../sandbox/dify.js");
@@ -232,17 +232,6 @@ async fn read_capped(
             }
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[derive(Deserialize)]
