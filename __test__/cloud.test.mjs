@@ -112,6 +112,18 @@ describe('storage from host code', () => {
     expect(e.message).toBe('expiresIn must be between 1 and 604800 seconds (7 days), got 604801');
   });
 
+  it('presigning gives the same URL shape before and after the storage client exists', async () => {
+    const fresh = createCloud();
+    const first = new URL(await fresh.storage.bucket().getDownloadUrl('same.txt')); // async path
+    const second = new URL(await fresh.storage.bucket().getDownloadUrl('same.txt')); // synchronous path
+    for (const u of [first, second]) {
+      expect(u.searchParams.get('X-Amz-Expires')).toBe('3600');
+      expect(u.pathname).toBe(`/${process.env.S3_BUCKET}/same.txt`);
+    }
+    const e = await errorOf(fresh.storage.bucket().getUploadUrl('', 60));
+    expect([e.code, e.message]).toEqual(['INVALID_ARGUMENT', 'the file key must be a non-empty string']);
+  });
+
   it('a missing bucket and wrong credentials each have their own error', async () => {
     let e = await errorOf(cloud.storage.bucket('no-such-bucket').readFile('x'));
     expect([e.code, e.message]).toEqual(['STORAGE_BUCKET_NOT_FOUND', 'bucket not found: no-such-bucket']);

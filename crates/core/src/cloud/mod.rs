@@ -59,6 +59,12 @@ impl Cloud {
             .await
     }
 
+    /// The storage client if a call has already made it: lets pure
+    /// computations (presigning) skip the async path.
+    pub fn storage_ready(&self) -> Option<&storage::Storage> {
+        self.storage.get()
+    }
+
     /// Runs one `cloud.*` operation sent by sandboxed code: `db.<method>` or
     /// `storage.<method>`, arguments and result in Extended JSON.
     pub async fn call(&self, op: &str, args: Value) -> Result<Value> {

@@ -25,7 +25,8 @@ use crate::error::{error_chain, Error, Result};
 
 /// The longest presigned URL SigV4 allows: 7 days.
 pub const MAX_EXPIRES: u64 = 604_800;
-const DEFAULT_EXPIRES: u64 = 3600;
+/// Lifetime of a presigned URL when the caller gives none.
+pub const DEFAULT_EXPIRES: u64 = 3600;
 
 pub struct Storage {
     client: aws_sdk_s3::Client,
