@@ -10,7 +10,8 @@
 import { createRequire } from 'node:module';
 import { startDifySandbox } from '../__test__/fixtures/dify-sandbox.mjs';
 
-const sandbox = await startDifySandbox({ apiKey: 'bench', recordBodies: true, maxWorkers: 4 });
+// max_requests 16 matters only to the concurrent part below.
+const sandbox = await startDifySandbox({ apiKey: 'bench', recordBodies: true, maxWorkers: 4, maxRequests: 16 });
 process.env.RUNTIME_BACKEND = 'dify';
 process.env.SANDBOX_URL = sandbox.url;
 process.env.SANDBOX_API_KEY = 'bench';
@@ -46,5 +47,21 @@ for (let i = 0; i < N; i++) {
 console.log(`dify backend p50 over ${N} interleaved runs, wall: executeFunction ${median(wa).toFixed(2)} ms, raw POST of the same program ${median(wb).toFixed(2)} ms`);
 console.log(`client side (wall minus the stand-in's own time): executeFunction ${median(ca).toFixed(3)} ms, raw POST ${median(cb).toFixed(3)} ms`);
 console.log(`client overhead at p50: ${(median(ca) - median(cb)).toFixed(3)} ms (goal <= 0.5 ms)`);
+
+// 64 concurrent invocations against max_requests 16: each must end with its
+// own result or a clear "sandbox busy" (SANDBOX_BUSY); none lost, none run
+// twice (the stand-in counts the runs it started).
+const before = sandbox.stats().started;
+let ok = 0, busy = 0, other = 0;
+await Promise.all(Array.from({ length: 64 }, async (_, i) => {
+  try {
+    const r = await executeFunction(`c${i}`, `module.exports = () => new Promise((r) => setTimeout(() => r(${i}), 50))`, 'v1', {});
+    if (r.data === i) ok++; else other++;
+  } catch (e) {
+    if (e.code === 'SANDBOX_BUSY' && e.message.startsWith('sandbox busy')) busy++; else { other++; console.error(e); }
+  }
+}));
+const started = sandbox.stats().started - before;
+console.log(`64 concurrent vs max_requests 16: ${ok} results, ${busy} "sandbox busy", ${other} other; ${started} runs started (${64 - ok - busy} lost, ${started - ok} run twice or orphaned)`);
 await sandbox.close();
 process.exit(0);

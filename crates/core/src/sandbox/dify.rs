@@ -134,7 +134,7 @@ impl DifyClient {
     /// Sends the run, retrying only 503 (the server did not run the code).
     async fn post_with_retries(&self, body: &Value, job: &Job) -> Result<RunData> {
         let url = format!("{}/v1/sandbox/run", self.config.url);
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -158,13 +158,15 @@ impl DifyClient {
                 }
             };
             let status = res.status().as_u16();
-            if status == 503
-                && attempt <= self.config.retries
-                && Instant::now() + backoff < job.deadline
-            {
-                sleep(backoff).await;
-                backoff *= 2;
-                continue;
+            if status == 503 && attempt <= self.config.retries {
+                // Jitter, so that callers turned away together do not all
+                // come back in the same instant.
+                let wait = jittered(backoff);
+                if Instant::now() + wait < job.deadline {
+                    sleep(wait).await;
+                    backoff *= 2;
+                    continue;
+                }
             }
             let bytes = read_capped(
                 &mut res,
@@ -316,6 +318,13 @@ fn parse_output(data: RunData, nonce: &str, job: &Job) -> Outcome {
             }
         ),
     )
+}
+
+/// `base` scaled by a random factor in [0.5, 1.5).
+fn jittered(base: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    base.mul_f64(0.5 + f64::from(u16::from_le_bytes(b)) / 65536.0)
 }
 
 fn random_hex(n: usize) -> String {
