@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use runtime_core::cloud::storage::Bucket as CoreBucket;
 use runtime_core::cloud::Cloud as CoreCloud;
-use runtime_core::{CloudConfig, Error as CoreError};
+use runtime_core::{CloudConfig, Error as CoreError, Result as CoreResult};
 use serde_json::{json, Map, Value};
 
 use crate::error::{spawn, throw};
@@ -575,10 +576,13 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// `op` names the same signing for the async path: the bridge's name of
+    /// `sign`.
     fn presign<'env>(
         &self,
         env: &'env Env,
         op: &'static str,
+        sign: fn(&CoreBucket, &str, Option<u64>) -> CoreResult<String>,
         key: String,
         expires_in: Option<u32>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
@@ -587,15 +591,11 @@ impl Bucket {
         // trip costs more than the HMACs). Any error takes the async path so
         // it arrives as the same rejection.
         if let Some(storage) = self.cloud.storage_ready() {
-            let secs = expires_in.map_or(runtime_core::cloud::storage::DEFAULT_EXPIRES, u64::from);
-            let url = storage.bucket(self.name.as_deref()).and_then(|b| {
-                if op == "storage.getUploadUrl" {
-                    b.upload_url(&key, secs)
-                } else {
-                    b.download_url(&key, secs)
-                }
-            });
-            if let Ok(url) = url {
+            let secs = expires_in.map(u64::from);
+            if let Ok(url) = storage
+                .bucket(self.name.as_deref())
+                .and_then(|b| sign(&b, &key, secs))
+            {
                 return PromiseRaw::resolve(env, Ejson(Value::String(url)));
             }
         }
@@ -690,7 +690,13 @@ impl Bucket {
         key: String,
         expires_in: Option<u32>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
-        self.presign(env, "storage.getUploadUrl", key, expires_in)
+        self.presign(
+            env,
+            "storage.getUploadUrl",
+            CoreBucket::upload_url,
+            key,
+            expires_in,
+        )
     }
 
     /// A SigV4-presigned GET URL. `expiresIn` seconds, 1 to 604800 (7 days).
@@ -702,6 +708,12 @@ impl Bucket {
         key: String,
         expires_in: Option<u32>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
-        self.presign(env, "storage.getDownloadUrl", key, expires_in)
+        self.presign(
+            env,
+            "storage.getDownloadUrl",
+            CoreBucket::download_url,
+            key,
+            expires_in,
+        )
     }
 }

@@ -140,7 +140,7 @@ async fn presigned_urls_work_with_plain_http_and_tampering_is_refused() {
         .unwrap();
     let http = reqwest::Client::new();
 
-    let url = b.download_url(&key, 60).unwrap();
+    let url = b.download_url(&key, Some(60)).unwrap();
     let res = http.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 200, "{url}");
     assert_eq!(res.bytes().await.unwrap().as_ref(), b"presigned bytes");
@@ -154,7 +154,7 @@ async fn presigned_urls_work_with_plain_http_and_tampering_is_refused() {
     assert_eq!(http.get(&tampered).send().await.unwrap().status(), 403);
 
     let up_key = format!("{p}uploaded.txt");
-    let put = b.upload_url(&up_key, 60).unwrap();
+    let put = b.upload_url(&up_key, Some(60)).unwrap();
     let res = http
         .put(&put)
         .body("via presigned PUT")
@@ -164,12 +164,12 @@ async fn presigned_urls_work_with_plain_http_and_tampering_is_refused() {
     assert!(res.status().is_success(), "{}", res.status());
     assert_eq!(b.read_file(&up_key).await.unwrap(), b"via presigned PUT");
 
-    let e = b.download_url(&key, 604_801).unwrap_err();
+    let e = b.download_url(&key, Some(604_801)).unwrap_err();
     assert_eq!(
         e.to_string(),
         "expiresIn must be between 1 and 604800 seconds (7 days), got 604801"
     );
-    assert!(b.download_url(&key, 604_800).is_ok());
+    assert!(b.download_url(&key, Some(604_800)).is_ok());
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ use crate::error::{error_chain, Error, Result};
 /// The longest presigned URL SigV4 allows: 7 days.
 pub const MAX_EXPIRES: u64 = 604_800;
 /// Lifetime of a presigned URL when the caller gives none.
-pub const DEFAULT_EXPIRES: u64 = 3600;
+const DEFAULT_EXPIRES: u64 = 3600;
 
 pub struct Storage {
     client: aws_sdk_s3::Client,
@@ -138,10 +138,10 @@ impl Storage {
                 .and_then(Value::as_str)
                 .ok_or_else(|| Error::invalid(format!("{method}: 'key' must be a string")))
         };
-        let expires = || -> Result<u64> {
+        let expires = || -> Result<Option<u64>> {
             match field("expiresIn") {
-                None => Ok(DEFAULT_EXPIRES),
-                Some(v) => v.as_u64().ok_or_else(|| {
+                None => Ok(None),
+                Some(v) => v.as_u64().map(Some).ok_or_else(|| {
                     Error::invalid(format!(
                         "{method}: 'expiresIn' must be a whole number of seconds"
                     ))
@@ -338,16 +338,20 @@ impl Bucket {
         }
     }
 
-    pub fn upload_url(&self, key: &str, expires_in: u64) -> Result<String> {
+    /// A presigned PUT URL; `expires_in` seconds (`None`: an hour).
+    /// Synchronous: signing needs no I/O.
+    pub fn upload_url(&self, key: &str, expires_in: Option<u64>) -> Result<String> {
         self.presign("PUT", key, expires_in)
     }
 
-    pub fn download_url(&self, key: &str, expires_in: u64) -> Result<String> {
+    /// A presigned GET URL; `expires_in` seconds (`None`: an hour).
+    pub fn download_url(&self, key: &str, expires_in: Option<u64>) -> Result<String> {
         self.presign("GET", key, expires_in)
     }
 
-    fn presign(&self, method: &str, key: &str, expires_in: u64) -> Result<String> {
+    fn presign(&self, method: &str, key: &str, expires_in: Option<u64>) -> Result<String> {
         check_key(key)?;
+        let expires_in = expires_in.unwrap_or(DEFAULT_EXPIRES);
         if expires_in == 0 || expires_in > MAX_EXPIRES {
             return Err(Error::invalid(format!(
                 "expiresIn must be between 1 and {MAX_EXPIRES} seconds (7 days), got {expires_in}"
