@@ -30,11 +30,13 @@ export declare class Bucket {
   /**
    * A SigV4-presigned PUT URL. `expiresIn` seconds, 1 to 604800 (7 days).
    * @default expiresIn 3600
+   * Throws `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
    */
   getUploadUrl(key: string, expiresIn?: number | undefined | null): Promise<string>
   /**
    * A SigV4-presigned GET URL. `expiresIn` seconds, 1 to 604800 (7 days).
    * @default expiresIn 3600
+   * Throws `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
    */
   getDownloadUrl(key: string, expiresIn?: number | undefined | null): Promise<string>
 }
@@ -44,7 +46,7 @@ export declare class Cloud {
   /**
    * The database (MongoDB at `mongoUrl`). Its calls reject with
    * `NOT_CONFIGURED` when no URL is set, `DATABASE_UNREACHABLE` when no
-   * server answers within 5 s, `DATABASE_ERROR` for server errors (with
+   * server answers within 2 s (then at once, until a background probe sees it answer), `DATABASE_ERROR` for server errors (with
    * `serverCode`, e.g. 11000 for a duplicate key).
    */
   database(): Db
@@ -58,7 +60,7 @@ export declare class Cloud {
    * own error message (`INVOKE_FAILED`, with `logs` on the error),
    * `FUNCTION_NOT_FOUND`, or the database's error.
    */
-  invoke(name: string, data?: unknown | undefined | null): Promise<any>
+  invoke(name: string, data?: any): Promise<any>
 }
 
 /**
@@ -155,13 +157,14 @@ export interface CloudOptions {
  * `base64(gzip(JSON.stringify(logs)))`: what `zlib.gunzipSync(Buffer.from(s, 'base64'))`
  * and `JSON.parse` read back.
  */
-export declare function compressLogs(logs: Array<string>): string
+export declare function compressLogs(logs: string[]): string
 
 /**
  * Creates a Cloud: the SDK for host code, and (passed as `ctx.cloud` to
  * `executeFunction`) the Cloud that backs an invocation. Nothing connects
  * until a call needs it; a missing setting is a `NOT_CONFIGURED` error at
  * that call, naming the variable to set.
+ * Throws `INVALID_ARGUMENT` for options of the wrong type.
  */
 export declare function createCloud(options?: CloudOptions | undefined | null): Cloud
 
@@ -185,21 +188,30 @@ export declare function decompressLogs(s: string): Array<string>
  *   env); otherwise the default Cloud, configured from the environment, does.
  *
  * Resolves (never rejects) for anything the function did: throw, timeout, crash,
- * out-of-memory, bad return value — see `ExecuteResult.error`. Rejects only for misuse:
- * `INVALID_ARGUMENT` (empty name, unknown option value, ctx not JSON), `CONFIG_INVALID`
- * (a bad RUNTIME_* variable), `WORKER_FAILED` (node could not be started).
+ * out-of-memory, bad return value — see `ExecuteResult.error` and `errorCode`. Throws or
+ * rejects only for misuse: `INVALID_ARGUMENT` (an argument of the wrong type, empty name,
+ * an option out of range or of the wrong type, ctx not JSON), `CONFIG_INVALID` (a bad
+ * RUNTIME_* variable), `WORKER_FAILED` (node could not be started), `SHUT_DOWN` (after
+ * `shutdown()`).
  */
-export declare function executeFunction(name: string, code: string, hash?: string | undefined | null, ctx?: unknown | undefined | null, options?: ExecuteOptions | undefined | null): Promise<ExecuteResult>
+export declare function executeFunction(name: string, code: string, hash?: string | undefined | null, ctx?: object | undefined | null, options?: ExecuteOptions | undefined | null): Promise<ExecuteResult>
 
-/** Per-call options of `executeFunction`; each falls back to the environment. */
+/**
+ * Per-call options of `executeFunction`; each falls back to the environment.
+ * A value of the wrong type, or a number out of range or not whole, is an
+ * `INVALID_ARGUMENT` error naming the option.
+ */
 export interface ExecuteOptions {
   /**
-   * Milliseconds before the function is stopped with `Function timed out after N ms`.
+   * Milliseconds the function may run, counted from when it starts (time spent
+   * waiting for a free worker is bounded separately by RUNTIME_QUEUE_TIMEOUT_MS).
+   * An integer from 1 to RUNTIME_MAX_TIMEOUT_MS (default 900000).
    * @default RUNTIME_TIMEOUT_MS or 10000
    */
   timeoutMs?: number
   /**
-   * Heap limit of the local worker in MB. A value other than RUNTIME_MEMORY_MB runs on a
+   * Heap limit of the local worker in MB, an integer from 16 to RUNTIME_MAX_MEMORY_MB
+   * (default: the machine's memory). A value other than RUNTIME_MEMORY_MB runs on a
    * fresh one-off worker (a cold start of ~50 ms). Not enforced by the dify backend.
    * @default RUNTIME_MEMORY_MB or 256
    */
@@ -218,7 +230,10 @@ export interface ExecuteOptions {
 
 /** What `executeFunction` resolves with. It resolves for anything the function did. */
 export interface ExecuteResult {
-  /** The function's return value as JSON (`undefined` → `null`). */
+  /**
+   * The function's return value as JSON (`undefined` → `null`). Any depth JSON allows
+   * arrives; strings with lone surrogates arrive unchanged.
+   */
   data: any
   /**
    * One string per console call, `util.format`-style; `console.error` lines start
@@ -238,16 +253,44 @@ export interface ExecuteResult {
   error?: string
   /** The error's stack, with the user's own line numbers (`name.js:LINE:COL`). */
   stack?: string
+  /**
+   * The kind of failure, stable for programs to branch on (set with `error`):
+   * `FUNCTION_THREW` (the function threw or rejected), `TIMEOUT` (ran past timeoutMs),
+   * `QUEUE_TIMEOUT` (no free worker within RUNTIME_QUEUE_TIMEOUT_MS; it did not run),
+   * `OUT_OF_MEMORY`, `EXITED` (process.exit), `CRASHED` (the worker died otherwise),
+   * `SYNTAX_ERROR`, `ESM_SYNTAX` (import/export), `NO_EXPORT` (nothing callable exported),
+   * `BAD_RESULT` (BigInt, circular), `RESULT_TOO_LARGE` (over RUNTIME_MAX_RESULT_BYTES,
+   * default 6 MiB), `BLOCKED` (the sandbox refused an operation), `PROTOCOL_VIOLATION`
+   * (the function wrote to the worker's protocol channel or forged frames).
+   */
+  errorCode?: string
+}
+
+/**
+ * The runtime's state, cheap enough for a load balancer's probe (no I/O, does not start
+ * the pool).
+ */
+export declare function health(): Health
+
+/** What `health()` returns. */
+export interface Health {
+  /** `ok`, `degraded` (a service is down) or `shut_down`. */
+  status: string
+  /** `local` or `dify`. */
+  backend: string
+  pool: PoolHealth
+  services: ServicesHealth
 }
 
 /**
  * The `x-function-logs` value, at most `maxBytes` long (proxies reject large headers):
  * when all lines do not fit it keeps the first ones and ends with
  * `[runtime] N log lines dropped to fit the M-byte header`.
- * Throws `INVALID_ARGUMENT` when `maxBytes` cannot hold even that line.
+ * Throws `INVALID_ARGUMENT` when `maxBytes` is not a whole number from 1 to 2**31, or
+ * cannot hold even that line.
  * @default maxBytes 8192
  */
-export declare function logsHeader(logs: Array<string>, maxBytes?: number | undefined | null): string
+export declare function logsHeader(logs: string[], maxBytes?: number | undefined | null): string
 
 /**
  * Prometheus text: `runtime_invocations_total{status}`, the
@@ -255,6 +298,18 @@ export declare function logsHeader(logs: Array<string>, maxBytes?: number | unde
  * `runtime_pool_workers_replaced_total`, `runtime_sandbox_errors_total`.
  */
 export declare function metrics(): string
+
+/** The local pool's counts, as `health().pool` reports them. */
+export interface PoolHealth {
+  /** Worker processes alive. */
+  workers: number
+  idle: number
+  busy: number
+  /** Invocations waiting for a free worker. */
+  queued: number
+  /** Workers replaced after a fault since start. */
+  replaced: number
+}
 
 /** S3 settings; each falls back to the environment. */
 export interface S3Options {
@@ -279,13 +334,32 @@ export interface S3Options {
 }
 
 /**
+ * The state of each service of the default Cloud: `up` (its last call worked), `down`
+ * (unreachable: calls fail fast until a background probe sees it answer), `unknown` (not
+ * called yet) or `not_configured`.
+ */
+export interface ServicesHealth {
+  database: string
+  storage: string
+}
+
+/**
  * Sets how `cloud.invoke(name)` finds functions: `loader(name)` must return
  * a Promise of `{ compiled, hash?, name? }` (or `code` for `compiled`), or
- * `null` when there is no such function (`FUNCTION_NOT_FOUND`). `null`
- * restores the default: the `FUNCTIONS_COLLECTION` collection of the
- * invocation's Cloud.
+ * of `null` when there is no such function (`FUNCTION_NOT_FOUND`). A loader
+ * that throws, returns something other than a Promise, rejects, or resolves
+ * to another shape makes that `cloud.invoke` reject with `LOADER_FAILED`
+ * (the host keeps running). `null` restores the default: the
+ * `FUNCTIONS_COLLECTION` collection of the invocation's Cloud.
  */
-export declare function setFunctionLoader(loader?: ((arg: string) => Promise<any | undefined | null>) | undefined | null): void
+export declare function setFunctionLoader(loader: ((name: string) => Promise<{ name?: string, compiled: string, hash?: string } | null>) | null): void
+
+/**
+ * Stops the runtime: resolves when running invocations have finished (or met their
+ * deadline), every worker process has exited and the pool's temp folders are removed.
+ * Invocations still waiting for a worker, and every later call, fail with `SHUT_DOWN`.
+ */
+export declare function shutdown(): Promise<void>
 
 /** Options of `Bucket.writeFile`. */
 export interface WriteFileOptions {

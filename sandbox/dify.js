@@ -36,7 +36,7 @@ function __difyMain(cfg) {
   });
   // The function's own deadline: a promise that never settles must time out
   // like it does on the local pool, not end the process early.
-  const deadline = setTimeout(() => fail({ error: `Function timed out after ${cfg.timeoutMs} ms`, kind: 'timeout' }), cfg.timeoutMs);
+  const deadline = setTimeout(() => fail({ error: `Function timed out after ${cfg.timeoutMs} ms`, kind: 'TIMEOUT' }), cfg.timeoutMs);
 
   const bridge = new URL(cfg.bridgeUrl);
   const call = (op, args) => new Promise((resolve, reject) => {
@@ -73,14 +73,14 @@ function __difyMain(cfg) {
   });
 
   process.on('exit', (code) => {
-    if (!done) { done = true; emit('R', JSON.stringify({ failed: true, error: `Function called process.exit(${code})`, kind: 'exit' })); }
+    if (!done) { done = true; emit('R', JSON.stringify({ failed: true, error: `Function called process.exit(${code})`, kind: 'EXITED' })); }
   });
 
   let mod;
   try {
     mod = __compile(cfg.name, cfg.code);
   } catch (err) {
-    fail({ error: err.message, stack: err.stack, kind: err.__kind });
+    fail({ error: err.message, stack: err.stack, kind: err.__kind || 'SYNTAX_ERROR' });
     return;
   }
   const c = __freshContext();

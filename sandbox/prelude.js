@@ -261,7 +261,7 @@ function __syntaxError(err, filename) {
   if (/Cannot use import statement|Unexpected token 'export'|import\.meta|await is only valid/.test(msg)) {
     const e = new Error(__ESM_HINT + ` (${msg})`);
     e.stack = e.message;
-    e.__kind = 'esm';
+    e.__kind = 'ESM_SYNTAX';
     return e;
   }
   // V8 puts "file:line", the source line and a caret before the message.
@@ -270,7 +270,7 @@ function __syntaxError(err, filename) {
   const line = where.startsWith(filename + ':') ? where.slice(filename.length + 1) : '';
   const e = new Error(`SyntaxError: ${msg}${line ? ` (${filename}:${line})` : ''}`);
   e.stack = head + `\n\nSyntaxError: ${msg}`;
-  e.__kind = 'syntax';
+  e.__kind = 'SYNTAX_ERROR';
   return e;
 }
 
@@ -296,22 +296,37 @@ function __entry(exp) {
   if (exp && typeof exp.main === 'function') return exp.main;
   const e = new Error(`No callable export: set module.exports = fn, exports.default = fn or exports.main = fn (found ${__describeExports(exp)})`);
   e.stack = e.message;
+  e.__kind = 'NO_EXPORT';
   throw e;
 }
 
 // ------------------------------------------------------------------ results
 
 // Stringifies the return value; `undefined` becomes null. A value that cannot
-// be JSON (BigInt, circular) is the function's error, not a crash.
-function __serialize(value) {
+// be JSON (BigInt, circular) or is larger than `maxBytes` is the function's
+// error, not a crash. The length check is in UTF-16 units first (cheap) and
+// in bytes only near the limit.
+function __serialize(value, maxBytes) {
+  let s;
   try {
-    const s = JSON.stringify(value === undefined ? null : value);
-    return s === undefined ? 'null' : s;
+    s = JSON.stringify(value === undefined ? null : value);
   } catch (err) {
-    const e = new Error(`Function returned a value that cannot be converted to JSON: ${err && err.message}`);
+    const tooBig = err instanceof RangeError && /Invalid string length/.test(err.message);
+    const e = new Error(tooBig
+      ? `Function returned a result larger than ${maxBytes} bytes of JSON (RUNTIME_MAX_RESULT_BYTES)`
+      : `Function returned a value that cannot be converted to JSON: ${err && err.message}`);
     e.stack = e.message;
+    e.__kind = tooBig ? 'RESULT_TOO_LARGE' : 'BAD_RESULT';
     throw e;
   }
+  if (s === undefined) return 'null';
+  if (maxBytes && s.length > maxBytes / 3 && Buffer.byteLength(s) > maxBytes) {
+    const e = new Error(`Function returned a result larger than ${maxBytes} bytes of JSON (RUNTIME_MAX_RESULT_BYTES)`);
+    e.stack = e.message;
+    e.__kind = 'RESULT_TOO_LARGE';
+    throw e;
+  }
+  return s;
 }
 
 // Keeps the user's frames and drops the runtime's own.
@@ -328,10 +343,11 @@ const __ACCESS_HINT = ' (refused by the runtime\'s sandbox: functions may write 
 function __describeThrown(err, ownFile) {
   if (err instanceof Error || (err && typeof err === 'object' && typeof err.message === 'string' && typeof err.stack === 'string')) {
     let error = err.message || String(err.name || 'Error');
-    if (err.code === 'ERR_ACCESS_DENIED') error += __ACCESS_HINT;
-    return { error, stack: __cleanStack(err.stack, ownFile) };
+    let kind = typeof err.__kind === 'string' ? err.__kind : 'FUNCTION_THREW';
+    if (err.code === 'ERR_ACCESS_DENIED') { error += __ACCESS_HINT; kind = 'BLOCKED'; }
+    return { error, stack: __cleanStack(err.stack, ownFile), kind };
   }
-  return { error: `Function threw a non-Error value: ${__util.inspect(err, { depth: 2, breakLength: Infinity })}` };
+  return { error: `Function threw a non-Error value: ${__util.inspect(err, { depth: 2, breakLength: Infinity })}`, kind: 'FUNCTION_THREW' };
 }
 
 // The globals of a fresh invocation context, besides what V8 provides. Host
@@ -359,7 +375,7 @@ function __processShim(env) {
     cwd: () => '/',
     exit: (code) => {
       const e = new Error(`process.exit(${code === undefined ? '' : code}) is not allowed in a function: return a value or throw an error instead`);
-      e.__kind = 'exit';
+      e.__kind = 'EXITED';
       throw e;
     },
   });
@@ -422,10 +438,11 @@ async function __invoke(mod, c, input, io) {
     ctx.cloud = g.cloud;
     const result = await fn(ctx);
     if (io.isDone()) return;
-    io.done(__serialize(result));
+    io.done(__serialize(result, input.maxResult));
   } catch (err) {
     if (io.isDone()) return;
-    if (err && err.__kind === 'exit') io.fail({ error: err.message, kind: 'exit' });
+    if (err && err.__kind === 'EXITED') io.fail({ error: err.message, kind: 'EXITED' });
+    else if (err && (err.__kind === 'RESULT_TOO_LARGE' || err.__kind === 'BAD_RESULT' || err.__kind === 'NO_EXPORT')) io.fail({ error: err.message, kind: err.__kind });
     else io.fail(__describeThrown(err, io.ownFile));
   }
 }

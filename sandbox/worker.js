@@ -1,14 +1,11 @@
 // ---------------------------------------------------------------------------
-// Local driver, appended to prelude.js: one warm worker process of the local
-// pool. It reads newline-delimited JSON frames on stdin and writes frames on
-// stdout (pipe writes are synchronous on Linux, so a frame is never lost to
-// an exit). One invocation at a time: faults (a hang, OOM, exit) stay with the
-// invocation that caused them, and the Rust pool replaces the process.
-//
-// In:  {t:'run', id, key, name, code|null, ctx, env, logCap}
-//      {t:'reply', id, seq, ok, value | error, code}
-// Out: {t:'ready'} {t:'need', id} {t:'log', id, line} {t:'call', id, seq, op, args}
-//      {t:'done', id, data} {t:'fail', id, error, stack, retire?}
+// Local driver, appended to prelude.js and protocol.js: one warm worker
+// process of the local pool. It reads frames on stdin and writes frames on
+// stdout, as crates/core/src/sandbox/protocol.rs describes (frames are built
+// only by `__frame` in protocol.js). Pipe writes are synchronous on Linux, so
+// a frame is never lost to an exit. One invocation at a time: faults (a hang,
+// OOM, exit) stay with the invocation that caused them, and the Rust pool
+// replaces the process.
 // ---------------------------------------------------------------------------
 
 const __OWN_FILE = __filename;
@@ -19,7 +16,7 @@ let __moduleBytes = 0;
 let __spare = null;
 let __current = null;
 
-function __send(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
+function __write(line) { process.stdout.write(line + '\n'); }
 
 function __remember(key, name, mod) {
   const old = __keyOfName.get(name);
@@ -40,25 +37,24 @@ function __forget(key) {
   if (__keyOfName.get(m.name) === key) __keyOfName.delete(m.name);
 }
 
-function __finish(inv, frame) {
+function __finish(inv, line) {
   if (inv.done) return;
   inv.done = true;
   inv.timers.clearAll();
+  for (const p of inv.pending.values()) p.reject(new Error('the invocation ended'));
+  inv.pending.clear();
   if (__current === inv) __current = null;
-  process.stdout.write(frame + '\n');
+  __write(line);
   setImmediate(__prepareSpare);
 }
-function __fail(inv, info, retire) {
-  const frame = { t: 'fail', id: inv.id, error: info.error };
-  if (info.stack) frame.stack = info.stack;
-  if (info.kind) frame.kind = info.kind;
-  if (retire) frame.retire = true;
-  __finish(inv, JSON.stringify(frame));
+function __fail(inv, info) {
+  __finish(inv, __frame.fail(inv.nonce, info));
 }
 function __failWith(inv, label, err, retire) {
   const info = __describeThrown(err, __OWN_FILE);
   info.error = `${label}: ${info.error}`;
-  __fail(inv, info, retire);
+  info.retire = retire;
+  __fail(inv, info);
 }
 
 function __prepareSpare() {
@@ -71,17 +67,17 @@ async function __run(msg) {
     __modules.delete(msg.key); // bump to most recently used
     __modules.set(msg.key, mod);
   } else if (typeof msg.code !== 'string') {
-    __send({ t: 'need', id: msg.id });
+    __write(__frame.need(msg.nonce));
     return;
   }
-  const inv = { id: msg.id, done: false, seq: 0, pending: new Map(), timers: null, promiseProto: null };
-  inv.timers = __makeTimers((err) => __failWith(inv, 'Uncaught exception in a timer callback', err));
+  const inv = { nonce: msg.nonce, done: false, seq: 0, pending: new Map(), timers: null, promiseProto: null };
+  inv.timers = __makeTimers((err) => __failWith(inv, 'Uncaught exception in a timer callback', err, false));
   __current = inv;
   if (!mod) {
     try {
       mod = __compile(msg.name, msg.code);
     } catch (err) {
-      __fail(inv, { error: err.message, stack: err.stack, kind: err.__kind });
+      __fail(inv, { error: err.message, stack: err.stack, kind: err.__kind || 'SYNTAX_ERROR' });
       return;
     }
     mod.name = msg.name;
@@ -91,24 +87,41 @@ async function __run(msg) {
   const c = __spare || __freshContext();
   __spare = null;
   inv.promiseProto = c.promiseProto;
-  const log = (line) => { if (!inv.done) __send({ t: 'log', id: inv.id, line }); };
+  const maxArgs = msg.maxResult;
+  const log = (line) => { if (!inv.done) __write(__frame.log(inv.nonce, line)); };
   const call = (op, args) => new Promise((resolve, reject) => {
     if (inv.done) { reject(new Error('cloud call after the function returned')); return; }
+    const json = JSON.stringify(args === undefined ? null : args);
+    if (maxArgs && json.length > maxArgs / 3 && Buffer.byteLength(json) > maxArgs) {
+      reject(__argError(`cloud call arguments are larger than ${maxArgs} bytes (RUNTIME_MAX_RESULT_BYTES)`));
+      return;
+    }
+    if (__hasLoneSurrogate(json)) {
+      reject(__argError('cloud call arguments contain a string with a lone UTF-16 surrogate, which is not valid Unicode and cannot be stored'));
+      return;
+    }
     const seq = ++inv.seq;
     inv.pending.set(seq, { resolve, reject });
-    __send({ t: 'call', id: inv.id, seq, op, args });
+    __write(__frame.call(inv.nonce, seq, op, json));
   });
   await __invoke(mod, c, msg, {
     log, call, timers: inv.timers, ownFile: __OWN_FILE,
     isDone: () => inv.done,
-    done: (json) => __finish(inv, '{"t":"done","id":' + inv.id + ',"data":' + json + '}'),
+    done: (json) => __finish(inv, __frame.done(inv.nonce, json)),
     fail: (info) => __fail(inv, info),
   });
 }
 
+function __argError(message) {
+  const e = new Error(message);
+  e.errorCode = 'INVALID_ARGUMENT';
+  e.code = 'INVALID_ARGUMENT';
+  return e;
+}
+
 function __onReply(msg) {
   const inv = __current;
-  if (!inv || inv.id !== msg.id) return; // the invocation already ended
+  if (!inv || inv.nonce !== msg.nonce) return; // the invocation already ended
   const p = inv.pending.get(msg.seq);
   if (!p) return;
   inv.pending.delete(msg.seq);
@@ -122,7 +135,7 @@ process.on('unhandledRejection', (reason, promise) => {
   // Attribute only rejections of promises made in the current invocation's
   // context; a leftover from an earlier invocation must not fail this one.
   if (inv && Object.getPrototypeOf(promise) === inv.promiseProto) {
-    __failWith(inv, 'Unhandled promise rejection', reason);
+    __failWith(inv, 'Unhandled promise rejection', reason, false);
   }
 });
 process.on('uncaughtException', (err) => {
@@ -134,26 +147,35 @@ process.on('exit', (code) => {
   const inv = __current;
   if (inv && !inv.done) {
     inv.done = true;
-    process.stdout.write(JSON.stringify({ t: 'fail', id: inv.id, error: `Function called process.exit(${code})`, kind: 'exit', retire: true }) + '\n');
+    __write(__frame.fail(inv.nonce, { error: `Function called process.exit(${code})`, kind: 'EXITED', retire: true }));
   }
 });
 
-let __buf = '';
+function __onLine(line) {
+  let msg;
+  try { msg = JSON.parse(line); } catch { return; }
+  if (msg.run) __run(msg.run);
+  else if (msg.reply) __onReply(msg.reply);
+}
+
+// Lines can be tens of MiB: keep the pieces and join once, so delivery is
+// linear in the size (appending to one string and searching it from the
+// start on every chunk was quadratic).
+let __parts = [];
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => {
-  __buf += chunk;
+  let start = 0;
   let i;
-  while ((i = __buf.indexOf('\n')) >= 0) {
-    const line = __buf.slice(0, i);
-    __buf = __buf.slice(i + 1);
-    if (!line) continue;
-    let msg;
-    try { msg = JSON.parse(line); } catch { continue; }
-    if (msg.t === 'run') __run(msg);
-    else if (msg.t === 'reply') __onReply(msg);
+  while ((i = chunk.indexOf('\n', start)) >= 0) {
+    __parts.push(chunk.slice(start, i));
+    const line = __parts.length === 1 ? __parts[0] : __parts.join('');
+    __parts = [];
+    start = i + 1;
+    if (line) __onLine(line);
   }
+  if (start < chunk.length) __parts.push(chunk.slice(start));
 });
 process.stdin.on('end', () => process.exit(0));
 
 __prepareSpare();
-__send({ t: 'ready', pid: process.pid, node: process.version });
+__write(__frame.ready(process.pid, process.version));

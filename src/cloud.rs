@@ -14,6 +14,7 @@ use runtime_core::cloud::Cloud as CoreCloud;
 use runtime_core::{CloudConfig, Error as CoreError, Result as CoreResult};
 use serde_json::{json, Map, Value};
 
+use crate::args::{int, Arg};
 use crate::error::{spawn, throw};
 use crate::execute::engine;
 use crate::value::{to_ejson, Ejson};
@@ -96,10 +97,11 @@ fn config_from(options: Option<CloudOptions>) -> CloudConfig {
 /// `executeFunction`) the Cloud that backs an invocation. Nothing connects
 /// until a call needs it; a missing setting is a `NOT_CONFIGURED` error at
 /// that call, naming the variable to set.
-#[napi]
-pub fn create_cloud(options: Option<CloudOptions>) -> Cloud {
+/// Throws `INVALID_ARGUMENT` for options of the wrong type.
+#[napi(ts_args_type = "options?: CloudOptions | undefined | null")]
+pub fn create_cloud(options: Arg<Option<CloudOptions>>) -> Cloud {
     Cloud {
-        inner: Arc::new(CoreCloud::new(config_from(options))),
+        inner: Arc::new(CoreCloud::new(config_from(options.0))),
     }
 }
 
@@ -113,7 +115,7 @@ pub struct Cloud {
 impl Cloud {
     /// The database (MongoDB at `mongoUrl`). Its calls reject with
     /// `NOT_CONFIGURED` when no URL is set, `DATABASE_UNREACHABLE` when no
-    /// server answers within 5 s, `DATABASE_ERROR` for server errors (with
+    /// server answers within 2 s (then at once, until a background probe sees it answer), `DATABASE_ERROR` for server errors (with
     /// `serverCode`, e.g. 11000 for a duplicate key).
     #[napi]
     pub fn database(&self) -> Db {
@@ -140,13 +142,17 @@ impl Cloud {
     /// Cloud, and resolves with its return value. Rejects with the function's
     /// own error message (`INVOKE_FAILED`, with `logs` on the error),
     /// `FUNCTION_NOT_FOUND`, or the database's error.
-    #[napi(ts_return_type = "Promise<any>")]
+    #[napi(
+        ts_args_type = "name: string, data?: any",
+        ts_return_type = "Promise<any>"
+    )]
     pub fn invoke<'env>(
         &self,
         env: &'env Env,
-        name: String,
+        name: Arg<String>,
         data: Option<Unknown>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
+        let name = name.0;
         let engine = throw(env, engine())?;
         let data = arg(env, "invoke: data", data)?;
         let cloud = self.inner.clone();
@@ -158,7 +164,11 @@ impl Cloud {
                     .await?;
                 match r.error {
                     Some(message) => Err(CoreError::InvokeFailed { name, message }),
-                    None => Ok(r.data),
+                    None => serde_json::from_str(r.data.get()).map_err(|e| {
+                        CoreError::invalid(format!(
+                            "invoke('{name}'): its result cannot be read: {e}"
+                        ))
+                    }),
                 }
             },
             |_, v| Ok(Ejson(v)),
@@ -199,8 +209,9 @@ pub struct Db {
 
 #[napi]
 impl Db {
-    #[napi]
-    pub fn collection(&self, env: &Env, name: String) -> Result<Collection> {
+    #[napi(ts_args_type = "name: string")]
+    pub fn collection(&self, env: &Env, name: Arg<String>) -> Result<Collection> {
+        let name = name.0;
         if name.is_empty() {
             return throw(
                 env,
@@ -557,8 +568,9 @@ pub struct Storage {
 #[napi]
 impl Storage {
     /// A bucket; without a name, the configured default (`S3_BUCKET`).
-    #[napi]
-    pub fn bucket(&self, name: Option<String>) -> Bucket {
+    #[napi(ts_args_type = "name?: string | undefined | null")]
+    pub fn bucket(&self, name: Arg<Option<String>>) -> Bucket {
+        let name = name.0;
         Bucket {
             cloud: self.cloud.clone(),
             name,
@@ -584,8 +596,12 @@ impl Bucket {
         op: &'static str,
         sign: fn(&CoreBucket, &str, Option<u64>) -> CoreResult<String>,
         key: String,
-        expires_in: Option<u32>,
+        expires_in: Option<f64>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
+        let expires_in = match expires_in {
+            Some(v) => Some(throw(env, int("expiresIn", v, 1, 604_800))? as u32),
+            None => None,
+        };
         // Signing is pure computation: once the storage client exists, resolve
         // at once instead of a round trip through the tokio pool (the round
         // trip costs more than the HMACs). Any error takes the async path so
@@ -625,14 +641,18 @@ pub struct WriteFileOptions {
 #[napi]
 impl Bucket {
     /// Stores a string (UTF-8) or bytes under `key`.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "key: string, data: string | Buffer, options?: WriteFileOptions | undefined | null",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn write_file<'env>(
         &self,
         env: &'env Env,
-        key: String,
-        data: Either<String, Buffer>,
-        options: Option<WriteFileOptions>,
+        key: Arg<String>,
+        data: Arg<Either<String, Buffer>>,
+        options: Arg<Option<WriteFileOptions>>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
+        let (key, data, options) = (key.0, data.0, options.0);
         let mut args = self.args(key);
         args["data"] = match data {
             Either::A(s) => Value::String(s),
@@ -648,29 +668,35 @@ impl Bucket {
     }
 
     /// The bytes under `key`, as a Buffer.
-    #[napi(ts_return_type = "Promise<Buffer>")]
-    pub fn read_file<'env>(&self, env: &'env Env, key: String) -> Result<PromiseRaw<'env, Ejson>> {
-        run(env, &self.cloud, "storage.readFile", self.args(key))
+    #[napi(ts_args_type = "key: string", ts_return_type = "Promise<Buffer>")]
+    pub fn read_file<'env>(
+        &self,
+        env: &'env Env,
+        key: Arg<String>,
+    ) -> Result<PromiseRaw<'env, Ejson>> {
+        run(env, &self.cloud, "storage.readFile", self.args(key.0))
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "key: string", ts_return_type = "Promise<void>")]
     pub fn delete_file<'env>(
         &self,
         env: &'env Env,
-        key: String,
+        key: Arg<String>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
-        run(env, &self.cloud, "storage.deleteFile", self.args(key))
+        run(env, &self.cloud, "storage.deleteFile", self.args(key.0))
     }
 
     /// Every object under `prefix` (all pages).
     #[napi(
+        ts_args_type = "prefix?: string | undefined | null",
         ts_return_type = "Promise<Array<{ key: string, size: number, lastModified: Date | null, etag: string | null }>>"
     )]
     pub fn list_files<'env>(
         &self,
         env: &'env Env,
-        prefix: Option<String>,
+        prefix: Arg<Option<String>>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
+        let prefix = prefix.0;
         let mut args = json!({});
         if let Some(b) = &self.name {
             args["bucket"] = Value::String(b.clone());
@@ -683,13 +709,18 @@ impl Bucket {
 
     /// A SigV4-presigned PUT URL. `expiresIn` seconds, 1 to 604800 (7 days).
     /// @default expiresIn 3600
-    #[napi(ts_return_type = "Promise<string>")]
+    /// Throws `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
+    #[napi(
+        ts_args_type = "key: string, expiresIn?: number | undefined | null",
+        ts_return_type = "Promise<string>"
+    )]
     pub fn get_upload_url<'env>(
         &self,
         env: &'env Env,
-        key: String,
-        expires_in: Option<u32>,
+        key: Arg<String>,
+        expires_in: Arg<Option<f64>>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
+        let (key, expires_in) = (key.0, expires_in.0);
         self.presign(
             env,
             "storage.getUploadUrl",
@@ -701,13 +732,18 @@ impl Bucket {
 
     /// A SigV4-presigned GET URL. `expiresIn` seconds, 1 to 604800 (7 days).
     /// @default expiresIn 3600
-    #[napi(ts_return_type = "Promise<string>")]
+    /// Throws `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
+    #[napi(
+        ts_args_type = "key: string, expiresIn?: number | undefined | null",
+        ts_return_type = "Promise<string>"
+    )]
     pub fn get_download_url<'env>(
         &self,
         env: &'env Env,
-        key: String,
-        expires_in: Option<u32>,
+        key: Arg<String>,
+        expires_in: Arg<Option<f64>>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
+        let (key, expires_in) = (key.0, expires_in.0);
         self.presign(
             env,
             "storage.getDownloadUrl",

@@ -9,6 +9,7 @@ use napi_derive::napi;
 use runtime_core::engine::{Engine, ExecuteRequest};
 use runtime_core::{BackendKind, Error as CoreError, InvocationOptions, Language, RuntimeConfig};
 
+use crate::args::{int, Arg};
 use crate::error::{spawn, throw};
 
 static ENGINE: OnceLock<std::result::Result<Arc<Engine>, CoreError>> = OnceLock::new();
@@ -31,15 +32,20 @@ pub(crate) fn engine() -> std::result::Result<Arc<Engine>, CoreError> {
 }
 
 /// Per-call options of `executeFunction`; each falls back to the environment.
+/// A value of the wrong type, or a number out of range or not whole, is an
+/// `INVALID_ARGUMENT` error naming the option.
 #[napi(object)]
 pub struct ExecuteOptions {
-    /// Milliseconds before the function is stopped with `Function timed out after N ms`.
+    /// Milliseconds the function may run, counted from when it starts (time spent
+    /// waiting for a free worker is bounded separately by RUNTIME_QUEUE_TIMEOUT_MS).
+    /// An integer from 1 to RUNTIME_MAX_TIMEOUT_MS (default 900000).
     /// @default RUNTIME_TIMEOUT_MS or 10000
-    pub timeout_ms: Option<u32>,
-    /// Heap limit of the local worker in MB. A value other than RUNTIME_MEMORY_MB runs on a
+    pub timeout_ms: Option<f64>,
+    /// Heap limit of the local worker in MB, an integer from 16 to RUNTIME_MAX_MEMORY_MB
+    /// (default: the machine's memory). A value other than RUNTIME_MEMORY_MB runs on a
     /// fresh one-off worker (a cold start of ~50 ms). Not enforced by the dify backend.
     /// @default RUNTIME_MEMORY_MB or 256
-    pub memory_mb: Option<u32>,
+    pub memory_mb: Option<f64>,
     /// `'nodejs'` (functions are compiled JavaScript).
     /// @default 'nodejs'
     pub language: Option<String>,
@@ -51,9 +57,17 @@ pub struct ExecuteOptions {
 impl TryFrom<ExecuteOptions> for InvocationOptions {
     type Error = CoreError;
     fn try_from(o: ExecuteOptions) -> std::result::Result<Self, CoreError> {
+        // Whole and non-negative here; the engine checks the configured range.
+        const MAX: u64 = 1 << 53;
         Ok(InvocationOptions {
-            timeout_ms: o.timeout_ms.map(u64::from),
-            memory_mb: o.memory_mb.map(u64::from),
+            timeout_ms: o
+                .timeout_ms
+                .map(|v| int("options.timeoutMs", v, 1, MAX))
+                .transpose()?,
+            memory_mb: o
+                .memory_mb
+                .map(|v| int("options.memoryMb", v, 16, MAX))
+                .transpose()?,
             language: o.language.as_deref().map(Language::parse).transpose()?,
             backend: o.backend.as_deref().map(BackendKind::parse).transpose()?,
         })
@@ -62,8 +76,10 @@ impl TryFrom<ExecuteOptions> for InvocationOptions {
 
 /// What `executeFunction` resolves with. It resolves for anything the function did.
 #[napi(object)]
+#[allow(dead_code)] // built as a plain object in `result_object`; declared for index.d.ts
 pub struct ExecuteResult {
-    /// The function's return value as JSON (`undefined` → `null`).
+    /// The function's return value as JSON (`undefined` → `null`). Any depth JSON allows
+    /// arrives; strings with lone surrogates arrive unchanged.
     pub data: serde_json::Value,
     /// One string per console call, `util.format`-style; `console.error` lines start
     /// `[ERROR] `, `warn` `[WARN] `, `debug` `[DEBUG] `. Capped at 1 MiB with a
@@ -79,6 +95,47 @@ pub struct ExecuteResult {
     pub error: Option<String>,
     /// The error's stack, with the user's own line numbers (`name.js:LINE:COL`).
     pub stack: Option<String>,
+    /// The kind of failure, stable for programs to branch on (set with `error`):
+    /// `FUNCTION_THREW` (the function threw or rejected), `TIMEOUT` (ran past timeoutMs),
+    /// `QUEUE_TIMEOUT` (no free worker within RUNTIME_QUEUE_TIMEOUT_MS; it did not run),
+    /// `OUT_OF_MEMORY`, `EXITED` (process.exit), `CRASHED` (the worker died otherwise),
+    /// `SYNTAX_ERROR`, `ESM_SYNTAX` (import/export), `NO_EXPORT` (nothing callable exported),
+    /// `BAD_RESULT` (BigInt, circular), `RESULT_TOO_LARGE` (over RUNTIME_MAX_RESULT_BYTES,
+    /// default 6 MiB), `BLOCKED` (the sandbox refused an operation), `PROTOCOL_VIOLATION`
+    /// (the function wrote to the worker's protocol channel or forged frames).
+    pub error_code: Option<String>,
+}
+
+/// The result as JavaScript: `data` is JSON text parsed by the host's own
+/// `JSON.parse` (fast, and without a depth limit of its own).
+pub struct ResultJs(runtime_core::engine::ExecuteResult);
+
+impl ToNapiValue for ResultJs {
+    unsafe fn to_napi_value(
+        raw: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        let r = val.0;
+        let env = Env::from_raw(raw);
+        let global: JsGlobal = env.get_global()?;
+        let json: Object = global.get_named_property("JSON")?;
+        let parse: Function<String, Unknown> = json.get_named_property("parse")?;
+        let data = parse.call(r.data.get().to_string())?;
+        let mut o = Object::new(&env)?;
+        o.set_named_property("data", data)?;
+        o.set_named_property("logs", r.logs)?;
+        o.set_named_property("time", r.time)?;
+        if let Some(e) = r.error {
+            o.set_named_property("error", e)?;
+        }
+        if let Some(s) = r.stack {
+            o.set_named_property("stack", s)?;
+        }
+        if let Some(k) = r.kind {
+            o.set_named_property("errorCode", k.as_str())?;
+        }
+        Ok(o.raw())
+    }
 }
 
 /// Serializes `ctx` (without `cloud`) with the host's own JSON.stringify, so
@@ -157,18 +214,24 @@ fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<CtxParts, Co
 ///   env); otherwise the default Cloud, configured from the environment, does.
 ///
 /// Resolves (never rejects) for anything the function did: throw, timeout, crash,
-/// out-of-memory, bad return value — see `ExecuteResult.error`. Rejects only for misuse:
-/// `INVALID_ARGUMENT` (empty name, unknown option value, ctx not JSON), `CONFIG_INVALID`
-/// (a bad RUNTIME_* variable), `WORKER_FAILED` (node could not be started).
-#[napi(ts_return_type = "Promise<ExecuteResult>")]
+/// out-of-memory, bad return value — see `ExecuteResult.error` and `errorCode`. Throws or
+/// rejects only for misuse: `INVALID_ARGUMENT` (an argument of the wrong type, empty name,
+/// an option out of range or of the wrong type, ctx not JSON), `CONFIG_INVALID` (a bad
+/// RUNTIME_* variable), `WORKER_FAILED` (node could not be started), `SHUT_DOWN` (after
+/// `shutdown()`).
+#[napi(
+    ts_args_type = "name: string, code: string, hash?: string | undefined | null, ctx?: object | undefined | null, options?: ExecuteOptions | undefined | null",
+    ts_return_type = "Promise<ExecuteResult>"
+)]
 pub fn execute_function<'env>(
     env: &'env Env,
-    name: String,
-    code: String,
-    hash: Option<String>,
+    name: Arg<String>,
+    code: Arg<String>,
+    hash: Arg<Option<String>>,
     ctx: Option<Unknown<'env>>,
-    options: Option<ExecuteOptions>,
-) -> napi::Result<PromiseRaw<'env, ExecuteResult>> {
+    options: Arg<Option<ExecuteOptions>>,
+) -> napi::Result<PromiseRaw<'env, ResultJs>> {
+    let (Arg(name), Arg(code), Arg(hash), Arg(options)) = (name, code, hash, options);
     let engine = throw(env, engine())?;
     let options = throw(env, options.map(InvocationOptions::try_from).transpose())?;
     let (ctx, cloud) = throw(env, ctx_json(env, ctx))?;
@@ -181,14 +244,79 @@ pub fn execute_function<'env>(
         cloud,
     };
     spawn(env, async move { engine.execute(req).await }, |_, r| {
-        Ok(ExecuteResult {
-            data: r.data,
-            logs: r.logs,
-            time: r.time,
-            error: r.error,
-            stack: r.stack,
-        })
+        Ok(ResultJs(r))
     })
+}
+
+/// The local pool's counts, as `health().pool` reports them.
+#[napi(object)]
+pub struct PoolHealth {
+    /// Worker processes alive.
+    pub workers: u32,
+    pub idle: u32,
+    pub busy: u32,
+    /// Invocations waiting for a free worker.
+    pub queued: u32,
+    /// Workers replaced after a fault since start.
+    pub replaced: f64,
+}
+
+/// The state of each service of the default Cloud: `up` (its last call worked), `down`
+/// (unreachable: calls fail fast until a background probe sees it answer), `unknown` (not
+/// called yet) or `not_configured`.
+#[napi(object)]
+pub struct ServicesHealth {
+    pub database: String,
+    pub storage: String,
+}
+
+/// What `health()` returns.
+#[napi(object)]
+pub struct Health {
+    /// `ok`, `degraded` (a service is down) or `shut_down`.
+    pub status: String,
+    /// `local` or `dify`.
+    pub backend: String,
+    pub pool: PoolHealth,
+    pub services: ServicesHealth,
+}
+
+/// The runtime's state, cheap enough for a load balancer's probe (no I/O, does not start
+/// the pool).
+#[napi]
+pub fn health(env: &Env) -> napi::Result<Health> {
+    let h = throw(env, engine())?.health();
+    Ok(Health {
+        status: h.status.into(),
+        backend: h.backend.into(),
+        pool: PoolHealth {
+            workers: h.pool.total as u32,
+            idle: h.pool.idle as u32,
+            busy: h.pool.busy as u32,
+            queued: h.pool.queued as u32,
+            replaced: h.pool.replaced as f64,
+        },
+        services: ServicesHealth {
+            database: h.database.into(),
+            storage: h.storage.into(),
+        },
+    })
+}
+
+/// Stops the runtime: resolves when running invocations have finished (or met their
+/// deadline), every worker process has exited and the pool's temp folders are removed.
+/// Invocations still waiting for a worker, and every later call, fail with `SHUT_DOWN`.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn shutdown(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
+    let engine = throw(env, engine())?;
+    spawn(
+        env,
+        async move {
+            engine.shutdown().await;
+            Ok(())
+        },
+        |_, ()| Ok(()),
+    )
 }
 
 /// Prometheus text: `runtime_invocations_total{status}`, the

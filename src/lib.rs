@@ -9,6 +9,7 @@
 // napi-derive registers exports only outside `cfg(test)`, so they look unused there.
 #![cfg_attr(test, allow(dead_code))]
 
+mod args;
 mod cloud;
 mod error;
 mod execute;

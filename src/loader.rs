@@ -11,17 +11,48 @@ use runtime_core::engine::{FunctionLoader, LoadFuture, StoredFunction};
 use runtime_core::Error as CoreError;
 use serde_json::Value;
 
+use crate::args::Arg;
 use crate::error::throw;
+
+const LOADER_GUARD: &str = r#"(loader) => function guardedLoader(name) {
+  let r;
+  try { r = loader(name); } catch (e) { return Promise.reject(e); }
+  if (r === null || (typeof r !== 'object' && typeof r !== 'function') || typeof r.then !== 'function') {
+    return Promise.reject(new TypeError('the function loader must return a Promise (make it an async function), got ' + (r === null ? 'null' : typeof r)));
+  }
+  return Promise.resolve(r).then((v) => (v === undefined ? null : v));
+}"#;
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
 use crate::execute::engine;
 
 // Weak: a loader must not keep the host process alive.
 type LoaderFn = ThreadsafeFunction<String, Promise<Option<Value>>, String, Status, false, true>;
 
+/// `(loader) => guardedLoader`, compiled from [`LOADER_GUARD`].
+type Guard<'a> =
+    Function<'a, Function<'a, String, Unknown<'a>>, Function<'a, String, Promise<Option<Value>>>>;
+
 struct JsLoader(Arc<LoaderFn>);
 
 fn parse(name: &str, v: Value) -> std::result::Result<StoredFunction, CoreError> {
-    let bad =
-        |why: &str| CoreError::invalid(format!("the function loader's result for {name:?} {why}"));
+    let bad = |why: &str| {
+        CoreError::LoaderFailed(format!(
+            "the function loader's result for {name:?} {why}: it must resolve to {{ name, compiled, hash }} or null"
+        ))
+    };
+    if !v.is_object() {
+        return Err(bad(&format!("is {}", kind_of(&v))));
+    }
     let code = v
         .get("compiled")
         .or_else(|| v.get("code"))
@@ -47,7 +78,7 @@ impl FunctionLoader for JsLoader {
         let f = self.0.clone();
         Box::pin(async move {
             let failed = |e: napi::Error| {
-                CoreError::invalid(format!(
+                CoreError::LoaderFailed(format!(
                     "the function loader failed for {name:?}: {}",
                     e.reason
                 ))
@@ -63,18 +94,27 @@ impl FunctionLoader for JsLoader {
 
 /// Sets how `cloud.invoke(name)` finds functions: `loader(name)` must return
 /// a Promise of `{ compiled, hash?, name? }` (or `code` for `compiled`), or
-/// `null` when there is no such function (`FUNCTION_NOT_FOUND`). `null`
-/// restores the default: the `FUNCTIONS_COLLECTION` collection of the
-/// invocation's Cloud.
-#[napi]
+/// of `null` when there is no such function (`FUNCTION_NOT_FOUND`). A loader
+/// that throws, returns something other than a Promise, rejects, or resolves
+/// to another shape makes that `cloud.invoke` reject with `LOADER_FAILED`
+/// (the host keeps running). `null` restores the default: the
+/// `FUNCTIONS_COLLECTION` collection of the invocation's Cloud.
+#[napi(
+    ts_args_type = "loader: ((name: string) => Promise<{ name?: string, compiled: string, hash?: string } | null>) | null"
+)]
 pub fn set_function_loader(
     env: &Env,
-    loader: Option<Function<String, Promise<Option<Value>>>>,
+    loader: Arg<Option<Function<String, Unknown>>>,
 ) -> Result<()> {
     let engine = throw(env, engine())?;
-    match loader {
+    match loader.0 {
         None => engine.set_loader(None),
         Some(f) => {
+            // The user's loader runs inside a guard written in JavaScript, so
+            // a synchronous throw or a non-Promise return becomes a rejection
+            // instead of an exception on the host's event loop.
+            let guard: Guard = env.run_script(LOADER_GUARD)?;
+            let f = guard.call(f)?;
             let tsfn: LoaderFn = f
                 .build_threadsafe_function()
                 .callee_handled::<false>()

@@ -74,6 +74,14 @@ pub struct RuntimeConfig {
     pub module_cache_bytes: usize,
     /// The `node` binary for local workers; the addon passes the host's own.
     pub node_path: Option<PathBuf>,
+    /// How long an invocation may wait for a free worker (`QUEUE_TIMEOUT`).
+    pub queue_timeout_ms: u64,
+    /// Cap on a result's JSON (and a cloud call's arguments), in bytes.
+    pub max_result_bytes: usize,
+    /// The largest `timeoutMs` a call may ask for.
+    pub max_timeout_ms: u64,
+    /// The largest `memoryMb` a call may ask for.
+    pub max_memory_mb: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -93,6 +101,10 @@ impl Default for RuntimeConfig {
             max_response_bytes: 8 * 1024 * 1024,
             module_cache_bytes: 64 * 1024 * 1024,
             node_path: None,
+            queue_timeout_ms: 30_000,
+            max_result_bytes: 6 * 1024 * 1024,
+            max_timeout_ms: 15 * 60 * 1000,
+            max_memory_mb: host_memory_mb(),
         }
     }
 }
@@ -155,12 +167,60 @@ impl RuntimeConfig {
         if let Some(v) = get("RUNTIME_MODULE_CACHE_MB") {
             c.module_cache_bytes = parse_num::<usize>("RUNTIME_MODULE_CACHE_MB", &v)? * 1024 * 1024;
         }
+        if let Some(v) = get("RUNTIME_QUEUE_TIMEOUT_MS") {
+            c.queue_timeout_ms = parse_num("RUNTIME_QUEUE_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MAX_RESULT_BYTES") {
+            c.max_result_bytes = parse_num("RUNTIME_MAX_RESULT_BYTES", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MAX_TIMEOUT_MS") {
+            c.max_timeout_ms = parse_num("RUNTIME_MAX_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MAX_MEMORY_MB") {
+            c.max_memory_mb = parse_num("RUNTIME_MAX_MEMORY_MB", &v)?;
+        }
+        for (var, value, min) in [
+            ("RUNTIME_TIMEOUT_MS", c.timeout_ms, 1),
+            ("RUNTIME_MAX_TIMEOUT_MS", c.max_timeout_ms, 1),
+            ("RUNTIME_QUEUE_TIMEOUT_MS", c.queue_timeout_ms, 1),
+            ("RUNTIME_MEMORY_MB", c.memory_mb, 16),
+            ("RUNTIME_MAX_RESULT_BYTES", c.max_result_bytes as u64, 1024),
+        ] {
+            if value < min {
+                return Err(Error::Config(format!("{var} must be at least {min}")));
+            }
+        }
+        if c.timeout_ms > c.max_timeout_ms {
+            return Err(Error::Config(format!(
+                "RUNTIME_TIMEOUT_MS ({}) is above RUNTIME_MAX_TIMEOUT_MS ({})",
+                c.timeout_ms, c.max_timeout_ms
+            )));
+        }
         Ok(c)
     }
 
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
     }
+}
+
+/// Physical memory in MB: the ceiling for `memoryMb` unless
+/// `RUNTIME_MAX_MEMORY_MB` says otherwise.
+fn host_memory_mb() -> u64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf reads constants; no memory is touched.
+        let (pages, size) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        if pages > 0 && size > 0 {
+            return (pages as u64).saturating_mul(size as u64) / (1024 * 1024);
+        }
+    }
+    16 * 1024
 }
 
 /// Per-invocation overrides (`executeFunction`'s `options`).

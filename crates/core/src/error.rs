@@ -57,8 +57,13 @@ pub enum Error {
     StorageAuth(String),
     #[error("storage error: {0}")]
     Storage(String),
+    #[error("storage unreachable: {0}")]
+    StorageUnreachable(String),
     #[error("function not found: {0}")]
     FunctionNotFound(String),
+    /// The host's `setFunctionLoader` loader failed or answered in the wrong shape.
+    #[error("{0}")]
+    LoaderFailed(String),
     #[error("cloud.invoke depth limit of {max} exceeded (RUNTIME_MAX_INVOKE_DEPTH); is a function invoking itself?")]
     InvokeDepth { max: u32 },
     /// A function called through `cloud.invoke` failed; the message is the callee's.
@@ -72,6 +77,8 @@ pub enum Error {
     TokenExpired,
     #[error("{0}")]
     Io(String),
+    #[error("the runtime is shut down: shutdown() was called, so it runs no more functions")]
+    ShutDown,
 }
 
 impl Error {
@@ -96,13 +103,16 @@ impl Error {
             Error::BucketNotFound(_) => "STORAGE_BUCKET_NOT_FOUND",
             Error::StorageAuth(_) => "STORAGE_AUTH",
             Error::Storage(_) => "STORAGE_ERROR",
+            Error::StorageUnreachable(_) => "STORAGE_UNREACHABLE",
             Error::FunctionNotFound(_) => "FUNCTION_NOT_FOUND",
+            Error::LoaderFailed(_) => "LOADER_FAILED",
             Error::InvokeDepth { .. } => "INVOKE_DEPTH_EXCEEDED",
             Error::InvokeFailed { .. } => "INVOKE_FAILED",
             Error::TokenMissing => "BRIDGE_TOKEN_MISSING",
             Error::TokenInvalid => "BRIDGE_TOKEN_INVALID",
             Error::TokenExpired => "BRIDGE_TOKEN_EXPIRED",
             Error::Io(_) => "IO_ERROR",
+            Error::ShutDown => "SHUT_DOWN",
         }
     }
 

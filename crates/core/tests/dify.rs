@@ -79,7 +79,7 @@ async fn same_result_as_local_in_both_response_shapes() {
         let s = stand_in(shape);
         let e = engine(&s.url, "key", |_| {});
         let r = run(&e, "module.exports = (ctx) => { console.log('a'); console.error('b'); console.warn('c'); require('process').stdout.write('raw output\\n'); return ctx.body }").await.unwrap();
-        assert_eq!(r.data, json!({ "n": 1 }), "{shape:?}");
+        assert_eq!(r.data_value(), json!({ "n": 1 }), "{shape:?}");
         assert_eq!(r.logs, ["a", "[ERROR] b", "[WARN] c"], "{shape:?}");
         let r = run(
             &e,
@@ -149,7 +149,10 @@ async fn network_off_and_oversize_output_are_clear_errors() {
     assert_eq!(err.code(), "OUTPUT_TOO_LARGE");
     assert_eq!(err.to_string(), "sandbox output exceeded 65536 bytes");
     assert_eq!(
-        run(&e, "module.exports = () => 2").await.unwrap().data,
+        run(&e, "module.exports = () => 2")
+            .await
+            .unwrap()
+            .data_value(),
         json!(2)
     );
 }
@@ -187,7 +190,7 @@ async fn busy_sandboxes_lose_nothing_and_run_nothing_twice() {
         let (i, r) = t.await.unwrap();
         match r {
             Ok(r) => {
-                assert_eq!(r.data, json!(i));
+                assert_eq!(r.data_value(), json!(i));
                 ok += 1;
             }
             Err(e) => {

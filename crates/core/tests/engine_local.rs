@@ -56,7 +56,7 @@ async fn returns_data_logs_and_time() {
     )
     .await;
     assert_eq!(r.error, None);
-    assert_eq!(r.data, json!({ "hello": "world" }));
+    assert_eq!(r.data_value(), json!({ "hello": "world" }));
     assert_eq!(
         r.logs,
         vec!["hi world".to_string(), "[WARN] careful".to_string()]
@@ -80,7 +80,7 @@ async fn concurrent_invocations_keep_their_own_logs() {
     }
     for t in tasks {
         let (id, r) = t.await.unwrap();
-        assert_eq!(r.data, json!(id));
+        assert_eq!(r.data_value(), json!(id));
         let want: Vec<String> = (0..3).map(|i| format!("id {id} {i}")).collect();
         assert_eq!(r.logs, want);
     }
@@ -105,7 +105,7 @@ async fn a_timeout_is_reported_in_time_and_the_pool_recovers() {
         started.elapsed()
     );
     let r = run(&e, "ok", "module.exports = () => 1", json!({}), None).await;
-    assert_eq!(r.data, json!(1));
+    assert_eq!(r.data_value(), json!(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,7 +127,7 @@ async fn globals_do_not_leak_between_invocations() {
         None,
     )
     .await;
-    assert_eq!(r.data, json!("undefined"));
+    assert_eq!(r.data_value(), json!("undefined"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,7 +142,7 @@ async fn cloud_calls_without_configuration_name_the_variable() {
     )
     .await;
     assert_eq!(
-        r.data,
+        r.data_value(),
         json!([
             "the database is not configured: set MONGODB_URL",
             "NOT_CONFIGURED"

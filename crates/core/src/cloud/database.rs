@@ -15,9 +15,10 @@ use super::ejson::{from_bson, from_document, to_bson, to_document};
 use crate::config::CloudConfig;
 use crate::error::{Error, Result};
 
-/// How long to look for a server before failing: well within a function's
-/// 10 s timeout, so an unreachable database is an error, never a hang.
-const SERVER_SELECTION: Duration = Duration::from_secs(5);
+/// How long to look for a server before failing: short, so an unreachable
+/// database costs one call two seconds, after which the breaker
+/// (`breaker.rs`) fails calls at once until the server answers again.
+const SERVER_SELECTION: Duration = Duration::from_secs(2);
 
 pub struct Database {
     db: mongodb::Database,
@@ -51,7 +52,11 @@ impl Database {
             opts.server_selection_timeout = Some(SERVER_SELECTION);
         }
         if opts.connect_timeout.is_none() {
-            opts.connect_timeout = Some(Duration::from_secs(3));
+            opts.connect_timeout = Some(Duration::from_secs(1));
+        }
+        // The driver notices a restarted server at its next heartbeat.
+        if opts.heartbeat_freq.is_none() {
+            opts.heartbeat_freq = Some(Duration::from_millis(500));
         }
         opts.app_name = Some("simple-ide-runtime".into());
         let hosts = opts
@@ -66,6 +71,21 @@ impl Database {
             db: client.database(&config.database),
             hosts,
         })
+    }
+
+    /// `host:port` of each server, for the breaker's probe.
+    pub fn probe_targets(&self) -> Vec<String> {
+        self.hosts
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(|h| {
+                if h.contains(':') {
+                    h.to_string()
+                } else {
+                    format!("{h}:27017")
+                }
+            })
+            .collect()
     }
 
     pub fn collection(&self, name: &str) -> Collection<Document> {

@@ -5,6 +5,7 @@
 //! through [`Cloud::call`], which takes an operation name and Extended-JSON
 //! arguments (see [`ejson`]) as they arrive over a worker pipe or the bridge.
 
+pub mod breaker;
 pub mod database;
 pub mod ejson;
 pub mod storage;
@@ -23,6 +24,8 @@ pub struct Cloud {
     // serves storage, and the error names the missing variable at the call.
     database: OnceCell<database::Database>,
     storage: OnceCell<storage::Storage>,
+    db_breaker: breaker::Breaker,
+    storage_breaker: breaker::Breaker,
 }
 
 impl Cloud {
@@ -31,6 +34,8 @@ impl Cloud {
             config,
             database: OnceCell::new(),
             storage: OnceCell::new(),
+            db_breaker: breaker::Breaker::new(breaker::Service::Database),
+            storage_breaker: breaker::Breaker::new(breaker::Service::Storage),
         }
     }
 
@@ -69,11 +74,45 @@ impl Cloud {
     /// `storage.<method>`, arguments and result in Extended JSON.
     pub async fn call(&self, op: &str, args: Value) -> Result<Value> {
         if let Some(method) = op.strip_prefix("db.") {
-            return self.database().await?.dispatch(method, args).await;
+            self.db_breaker.check()?;
+            let db = self.database().await?;
+            let r = db.dispatch(method, args).await;
+            self.db_breaker.record(&r, || db.probe_targets());
+            return r;
         }
         if let Some(method) = op.strip_prefix("storage.") {
-            return self.storage().await?.dispatch(method, args).await;
+            self.storage_breaker.check()?;
+            let storage = self.storage().await?;
+            let r = storage.dispatch(method, args).await;
+            self.storage_breaker.record(&r, || storage.probe_targets());
+            return r;
         }
         Err(Error::invalid(format!("unknown cloud operation {op:?}")))
+    }
+
+    /// Reads a function from the function store (behind the database breaker).
+    pub async fn load_function(&self, name: &str) -> Result<Option<database::StoredFunction>> {
+        self.db_breaker.check()?;
+        let db = self.database().await?;
+        let r = db
+            .load_function(&self.config.functions_collection, name)
+            .await;
+        self.db_breaker.record(&r, || db.probe_targets());
+        r
+    }
+
+    /// `up`, `down`, `unknown` or `not_configured`, for `health()`.
+    pub fn database_state(&self) -> &'static str {
+        if self.config.mongo_url.is_none() {
+            return "not_configured";
+        }
+        self.db_breaker.state()
+    }
+
+    pub fn storage_state(&self) -> &'static str {
+        if self.config.s3.bucket.is_none() && self.config.s3.endpoint.is_none() {
+            return "not_configured";
+        }
+        self.storage_breaker.state()
     }
 }

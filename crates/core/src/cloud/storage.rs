@@ -79,7 +79,8 @@ impl Storage {
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(3))
+                    // Short: an unreachable server must not hold a worker.
+                    .connect_timeout(Duration::from_secs(1))
                     .operation_timeout(Duration::from_secs(30))
                     .build(),
             )
@@ -112,6 +113,22 @@ impl Storage {
                 day_key: Mutex::new(None),
             }),
         })
+    }
+
+    /// `host:port` of the endpoint, for the breaker's probe.
+    pub fn probe_targets(&self) -> Vec<String> {
+        let host = self.signer.host.split('/').next().unwrap_or_default();
+        if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            && !host.ends_with(']')
+        {
+            vec![host.to_string()]
+        } else if self.signer.scheme == "https" {
+            vec![format!("{host}:443")]
+        } else {
+            vec![format!("{host}:80")]
+        }
     }
 
     pub fn bucket(&self, name: Option<&str>) -> Result<Bucket> {
@@ -229,8 +246,8 @@ impl Bucket {
                 key: key.to_string(),
             },
             (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _, _) => {
-                Error::Storage(format!(
-                    "storage unreachable at {}://{}: {}",
+                Error::StorageUnreachable(format!(
+                    "{}://{}: {}",
                     self.signer.scheme,
                     self.signer.host,
                     error_chain(&e)

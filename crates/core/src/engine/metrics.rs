@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sandbox::local::PoolStats;
+use crate::sandbox::FailureKind;
 
 /// Upper bounds (ms) of the duration histogram's buckets.
 const BUCKETS_MS: [f64; 10] = [
@@ -17,6 +18,8 @@ pub struct Metrics {
     timeout: AtomicU64,
     crash: AtomicU64,
     sandbox_errors: AtomicU64,
+    /// Failures by kind, in the order of [`FailureKind::ALL`].
+    by_kind: [AtomicU64; FailureKind::ALL.len()],
     buckets: [AtomicU64; 10],
     count: AtomicU64,
     // Sum in microseconds: atomics hold integers.
@@ -24,14 +27,24 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn observe(&self, kind: Option<&str>, failed: bool, time_ms: f64) {
-        let counter = match (failed, kind) {
-            (false, _) => &self.ok,
-            (true, Some("timeout")) => &self.timeout,
-            (true, Some("oom" | "crash" | "exit")) => &self.crash,
-            (true, _) => &self.error,
+    pub fn observe(&self, kind: Option<FailureKind>, time_ms: f64) {
+        let counter = match kind {
+            None => &self.ok,
+            Some(FailureKind::Timeout | FailureKind::QueueTimeout) => &self.timeout,
+            Some(
+                FailureKind::OutOfMemory
+                | FailureKind::Crashed
+                | FailureKind::Exited
+                | FailureKind::ProtocolViolation,
+            ) => &self.crash,
+            Some(_) => &self.error,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(k) = kind {
+            if let Some(i) = FailureKind::ALL.iter().position(|x| *x == k) {
+                self.by_kind[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
         for (i, b) in BUCKETS_MS.iter().enumerate() {
             if time_ms <= *b {
                 self.buckets[i].fetch_add(1, Ordering::Relaxed);
@@ -61,6 +74,19 @@ impl Metrics {
             ("crash", g(&self.crash)),
         ] {
             let _ = writeln!(s, "runtime_invocations_total{{status=\"{status}\"}} {v}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP runtime_invocation_failures_total Failed invocations by errorCode."
+        );
+        let _ = writeln!(s, "# TYPE runtime_invocation_failures_total counter");
+        for (i, k) in FailureKind::ALL.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "runtime_invocation_failures_total{{code=\"{}\"}} {}",
+                k.as_str(),
+                g(&self.by_kind[i])
+            );
         }
         let _ = writeln!(
             s,
@@ -94,6 +120,12 @@ impl Metrics {
         let _ = writeln!(s, "runtime_pool_workers{{state=\"total\"}} {}", p.total);
         let _ = writeln!(s, "runtime_pool_workers{{state=\"idle\"}} {}", p.idle);
         let _ = writeln!(s, "runtime_pool_workers{{state=\"busy\"}} {}", p.busy);
+        let _ = writeln!(
+            s,
+            "# HELP runtime_pool_queued Invocations waiting for a free worker."
+        );
+        let _ = writeln!(s, "# TYPE runtime_pool_queued gauge");
+        let _ = writeln!(s, "runtime_pool_queued {}", p.queued);
         let _ = writeln!(
             s,
             "# HELP runtime_pool_workers_replaced_total Workers replaced after a fault."

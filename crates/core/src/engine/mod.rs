@@ -9,7 +9,6 @@ pub mod scope;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -22,7 +21,8 @@ use crate::config::{BackendKind, InvocationOptions, Language, RuntimeConfig};
 use crate::error::{Error, Result};
 use crate::sandbox::dify::{DifyClient, DifyConfig};
 use crate::sandbox::local::{find_node, LocalPool, PoolConfig, PoolStats};
-use crate::sandbox::{Job, Outcome};
+use crate::sandbox::protocol::FRAME_OVERHEAD;
+use crate::sandbox::{FailureKind, Job, Json, Outcome};
 
 pub use cache::ModuleCache;
 pub use metrics::Metrics;
@@ -59,17 +59,38 @@ pub struct ExecuteRequest {
 /// engine returns `Err` only for misuse of the API or a broken runtime.
 #[derive(Debug, Serialize)]
 pub struct ExecuteResult {
-    pub data: Value,
+    /// The return value as JSON text.
+    pub data: Json,
     pub logs: Vec<String>,
-    /// Wall milliseconds of the execution.
+    /// Wall milliseconds the function ran (waiting for a worker excluded).
     pub time: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
-    /// Kind of failure (`timeout`, `oom`, `exit`, `crash`, `syntax`, `esm`…), for metrics.
-    #[serde(skip)]
-    pub kind: Option<String>,
+    /// Kind of failure: `ExecuteResult.errorCode`.
+    #[serde(rename = "errorCode", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FailureKind>,
+}
+
+impl ExecuteResult {
+    /// `data` as a value (serde_json's depth limit of 128 applies).
+    pub fn data_value(&self) -> Value {
+        serde_json::from_str(self.data.get()).unwrap_or(Value::Null)
+    }
+}
+
+/// What `health()` reports: cheap (no I/O), for a load balancer's probe.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// `ok`, `degraded` (a service is down) or `shut_down`.
+    pub status: &'static str,
+    pub backend: &'static str,
+    pub pool: crate::sandbox::local::PoolStats,
+    /// `up`, `down`, `unknown` (not used yet) or `not_configured`, per service
+    /// of the default Cloud.
+    pub database: &'static str,
+    pub storage: &'static str,
 }
 
 pub struct Engine {
@@ -80,6 +101,7 @@ pub struct Engine {
     default_cloud: OnceCell<Arc<Cloud>>,
     loader: std::sync::RwLock<Option<Arc<dyn FunctionLoader>>>,
     pub(crate) metrics: Metrics,
+    shut_down: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -92,6 +114,7 @@ impl Engine {
             default_cloud: OnceCell::new(),
             loader: std::sync::RwLock::new(None),
             metrics: Metrics::default(),
+            shut_down: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -133,8 +156,63 @@ impl Engine {
         self.local.get().map(|p| p.stats())
     }
 
+    /// The local pool's private folder, once the pool has started.
+    pub fn pool_dir(&self) -> Option<std::path::PathBuf> {
+        self.local.get().map(|p| p.dir().to_path_buf())
+    }
+
     pub fn metrics_text(&self) -> String {
         self.metrics.render(self.pool_stats())
+    }
+
+    pub fn health(&self) -> Health {
+        let shut = self.shut_down.load(std::sync::atomic::Ordering::SeqCst);
+        let (database, storage) = match self.default_cloud.get() {
+            Some(c) => (c.database_state(), c.storage_state()),
+            None => {
+                let c = crate::config::CloudConfig::from_env();
+                (
+                    if c.mongo_url.is_some() {
+                        "unknown"
+                    } else {
+                        "not_configured"
+                    },
+                    if c.s3.bucket.is_some() {
+                        "unknown"
+                    } else {
+                        "not_configured"
+                    },
+                )
+            }
+        };
+        let status = if shut {
+            "shut_down"
+        } else if database == "down" || storage == "down" {
+            "degraded"
+        } else {
+            "ok"
+        };
+        Health {
+            status,
+            backend: match self.config.backend {
+                BackendKind::Local => "local",
+                BackendKind::Dify => "dify",
+            },
+            pool: self.pool_stats().unwrap_or_default(),
+            database,
+            storage,
+        }
+    }
+
+    /// Stops running functions: waits for those running to end (each by its
+    /// deadline), then stops every worker and removes the pool's folders.
+    /// Later calls fail with `SHUT_DOWN`.
+    pub async fn shutdown(&self) {
+        self.shut_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(pool) = self.local.get() {
+            pool.shutdown().await;
+        }
     }
 
     pub async fn execute(self: &Arc<Self>, req: ExecuteRequest) -> Result<ExecuteResult> {
@@ -148,17 +226,25 @@ impl Engine {
         depth: u32,
         parent_deadline: Option<Instant>,
     ) -> Result<ExecuteResult> {
-        let started = Instant::now();
+        if self.shut_down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::ShutDown);
+        }
         if req.name.is_empty() {
             return Err(Error::invalid("name must be a non-empty string"));
         }
         let timeout_ms = req.options.timeout_ms.unwrap_or(self.config.timeout_ms);
-        if timeout_ms == 0 {
-            return Err(Error::invalid("options.timeoutMs must be at least 1"));
+        if !(1..=self.config.max_timeout_ms).contains(&timeout_ms) {
+            return Err(Error::invalid(format!(
+                "options.timeoutMs must be an integer from 1 to {} (RUNTIME_MAX_TIMEOUT_MS), got {timeout_ms}",
+                self.config.max_timeout_ms
+            )));
         }
         let memory_mb = req.options.memory_mb.unwrap_or(self.config.memory_mb);
-        if memory_mb < 16 {
-            return Err(Error::invalid("options.memoryMb must be at least 16"));
+        if !(16..=self.config.max_memory_mb).contains(&memory_mb) {
+            return Err(Error::invalid(format!(
+                "options.memoryMb must be an integer from 16 to {} (RUNTIME_MAX_MEMORY_MB), got {memory_mb}",
+                self.config.max_memory_mb
+            )));
         }
         let backend = req.options.backend.unwrap_or(self.config.backend);
         let language = req.options.language.unwrap_or(Language::Nodejs);
@@ -168,48 +254,42 @@ impl Engine {
                 language.as_str()
             )));
         }
-        let mut deadline = started + Duration::from_millis(timeout_ms);
-        if let Some(p) = parent_deadline {
-            deadline = deadline.min(p);
-        }
         let cloud = match req.cloud {
             Some(c) => c,
             None => self.default_cloud().await,
         };
         let prepared = self.cache.get_or_prepare(&req.name, &req.hash, &req.code);
         let env = Arc::new(serde_json::to_value(cloud.env()).unwrap_or(Value::Null));
-        let scope = Arc::new(scope::Scope::new(
-            self.clone(),
-            cloud,
-            depth,
-            backend,
-            deadline,
-        ));
-        let run_started;
+        let scope = Arc::new(scope::Scope::new(self.clone(), cloud, depth, backend));
         let job = Job {
             key: prepared.key,
             name: prepared.name,
             code: prepared.code,
             ctx: req.ctx,
             env,
-            deadline,
             timeout_ms,
+            parent_deadline,
+            // A nested invoke cannot wait past its caller's deadline.
+            queue_timeout_ms: match parent_deadline {
+                Some(p) => (p.saturating_duration_since(Instant::now()).as_millis() as u64)
+                    .clamp(1, self.config.queue_timeout_ms),
+                None => self.config.queue_timeout_ms,
+            },
+            max_result: self.config.max_result_bytes,
             memory_mb,
             log_cap: self.config.max_log_bytes,
             depth,
             calls: scope.clone(),
         };
         let outcome = match backend {
-            BackendKind::Local => {
-                let pool = self.local_pool().await?;
-                run_started = Instant::now();
-                pool.run(&job).await
-            }
-            BackendKind::Dify => {
-                let client = self.dify_client().await?;
-                run_started = Instant::now();
-                client.run(&job).await
-            }
+            BackendKind::Local => match self.local_pool().await {
+                Ok(pool) => pool.run(&job).await,
+                Err(e) => Err(e),
+            },
+            BackendKind::Dify => match self.dify_client().await {
+                Ok(client) => client.run(&job).await,
+                Err(e) => Err(e),
+            },
         };
         scope.end();
         let outcome = match outcome {
@@ -219,15 +299,19 @@ impl Engine {
                 return Err(e);
             }
         };
-        let time = run_started.elapsed().as_secs_f64() * 1000.0;
         let Outcome {
             data,
             logs,
             error,
             stack,
             kind,
+            run_ms: time,
         } = outcome;
-        self.metrics.observe(kind.as_deref(), error.is_some(), time);
+        let kind = match (&error, kind) {
+            (Some(_), None) => Some(FailureKind::FunctionThrew),
+            (_, k) => k,
+        };
+        self.metrics.observe(kind, time);
         Ok(ExecuteResult {
             data,
             logs,
@@ -314,19 +398,11 @@ impl Engine {
     async fn load_function(&self, cloud: &Cloud, name: &str) -> Result<StoredFunction> {
         let found = match self.loader() {
             Some(loader) => loader.load(name.to_string()).await?,
-            None => {
-                let collection = cloud.config().functions_collection.clone();
-                cloud
-                    .database()
-                    .await?
-                    .load_function(&collection, name)
-                    .await?
-                    .map(|f| StoredFunction {
-                        name: f.name,
-                        code: f.compiled,
-                        hash: f.hash,
-                    })
-            }
+            None => cloud.load_function(name).await?.map(|f| StoredFunction {
+                name: f.name,
+                code: f.compiled,
+                hash: f.hash,
+            }),
         };
         found.ok_or_else(|| Error::FunctionNotFound(name.to_string()))
     }
@@ -338,6 +414,12 @@ impl Engine {
                     node: self.config.node_path.clone().unwrap_or_else(find_node),
                     size: self.config.pool_size,
                     memory_mb: self.config.memory_mb,
+                    // A log line may be escaped up to 6× (\u0000) in its frame.
+                    max_frame: self
+                        .config
+                        .max_result_bytes
+                        .max(6 * self.config.max_log_bytes)
+                        + FRAME_OVERHEAD,
                 })
                 .await
             })

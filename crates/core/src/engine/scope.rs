@@ -3,7 +3,7 @@
 //! refuses them once the invocation has ended. Holding it is the capability.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -20,27 +20,26 @@ pub struct Scope {
     cloud: Arc<Cloud>,
     depth: u32,
     backend: BackendKind,
-    deadline: Instant,
+    /// Set when the function starts running; nested invokes end by it.
+    deadline: Arc<Mutex<Option<Instant>>>,
     // Shared by the clones that in-flight calls hold.
     ended: Arc<AtomicBool>,
 }
 
 impl Scope {
-    pub fn new(
-        engine: Arc<Engine>,
-        cloud: Arc<Cloud>,
-        depth: u32,
-        backend: BackendKind,
-        deadline: Instant,
-    ) -> Self {
+    pub fn new(engine: Arc<Engine>, cloud: Arc<Cloud>, depth: u32, backend: BackendKind) -> Self {
         Scope {
             engine: Arc::downgrade(&engine),
             cloud,
             depth,
             backend,
-            deadline,
+            deadline: Arc::new(Mutex::new(None)),
             ended: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline.lock().ok().and_then(|d| *d)
     }
 
     /// Marks the invocation over: every later call is refused.
@@ -82,11 +81,18 @@ impl Scope {
                 data,
                 self.depth + 1,
                 Some(self.backend),
-                Some(self.deadline),
+                self.deadline(),
             )
             .await?;
+        // The callee's data is JSON text; as a reply value it is parsed here
+        // (serde_json's depth limit of 128 applies to nested invokes only).
+        let data: Value = serde_json::from_str(result.data.get()).map_err(|e| {
+            Error::invalid(format!(
+                "cloud.invoke('{name}'): its result cannot be passed back: {e}"
+            ))
+        })?;
         Ok(json!({
-            "data": result.data,
+            "data": data,
             "logs": result.logs,
             "error": result.error,
             "stack": result.stack,
@@ -102,9 +108,15 @@ impl CallHandler for Scope {
             cloud: self.cloud.clone(),
             depth: self.depth,
             backend: self.backend,
-            deadline: self.deadline,
+            deadline: self.deadline.clone(),
             ended: self.ended.clone(),
         };
         Box::pin(async move { this.dispatch(&op, args).await })
+    }
+
+    fn started(&self, deadline: Instant) {
+        if let Ok(mut d) = self.deadline.lock() {
+            *d = Some(deadline);
+        }
     }
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::{sleep, Instant};
 
-use super::{Job, LogBuffer, Outcome, PRELUDE_JS};
+use super::{json_null, FailureKind, Job, LogBuffer, Outcome, PRELUDE_JS};
 use crate::bridge::Bridge;
 use crate::error::{error_chain, Error, Result};
 
@@ -102,6 +102,7 @@ impl DifyClient {
             "ctx": &job.ctx,
             "env": &*job.env,
             "logCap": job.log_cap,
+            "maxResult": job.max_result,
             "timeoutMs": job.timeout_ms,
         });
         // JSON is a JavaScript expression; U+2028/9 are legal in both since ES2019.
@@ -117,28 +118,33 @@ impl DifyClient {
             "preload": "",
             "enable_network": true,
         });
-        let outcome = match self.post_with_retries(&body, job).await {
+        let started = Instant::now();
+        let deadline = job.deadline_from_now();
+        job.calls.started(deadline);
+        let mut outcome = match self.post_with_retries(&body, job, deadline).await {
             Ok(data) => parse_output(data, &nonce, job),
             // What the user code did, as on the local pool: not an API error.
-            Err(Error::Timeout { ms }) => Outcome::failed(
-                Vec::new(),
-                "timeout",
-                format!("Function timed out after {ms} ms"),
-            ),
+            Err(Error::Timeout { ms }) => Outcome::timeout(Vec::new(), ms),
             Err(e) => return Err(e),
         };
         drop(ticket);
+        outcome.run_ms = started.elapsed().as_secs_f64() * 1000.0;
         Ok(outcome)
     }
 
     /// Sends the run, retrying only 503 (the server did not run the code).
-    async fn post_with_retries(&self, body: &Value, job: &Job) -> Result<RunData> {
+    async fn post_with_retries(
+        &self,
+        body: &Value,
+        job: &Job,
+        deadline: Instant,
+    ) -> Result<RunData> {
         let url = format!("{}/v1/sandbox/run", self.config.url);
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let remaining = job.deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.saturating_duration_since(Instant::now());
             let sent = self
                 .http
                 .post(&url)
@@ -162,7 +168,7 @@ impl DifyClient {
                 // Jitter, so that callers turned away together do not all
                 // come back in the same instant.
                 let wait = jittered(backoff);
-                if Instant::now() + wait < job.deadline {
+                if Instant::now() + wait < deadline {
                     sleep(wait).await;
                     backoff *= 2;
                     continue;
@@ -238,12 +244,13 @@ async fn read_capped(
 
 #[derive(Deserialize)]
 struct ResultFrame {
-    data: Option<Value>,
+    // Raw: a result of any depth stays text until JavaScript parses it.
+    data: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     failed: bool,
     error: Option<String>,
     stack: Option<String>,
-    kind: Option<String>,
+    kind: Option<FailureKind>,
 }
 
 /// Turns the run's output into the same [`Outcome`] the local pool gives.
@@ -264,34 +271,25 @@ fn parse_output(data: RunData, nonce: &str, job: &Job) -> Outcome {
     }
     if let Some(r) = result {
         return if r.failed {
-            Outcome {
-                data: Value::Null,
-                logs: logs.lines,
-                error: r.error.or_else(|| Some("Function failed".into())),
-                stack: r.stack,
-                kind: r.kind,
-            }
+            Outcome::failed(
+                logs.lines,
+                r.kind.unwrap_or(FailureKind::FunctionThrew),
+                r.error.unwrap_or_else(|| "Function failed".into()),
+            )
+            .with_stack(r.stack)
         } else {
-            Outcome {
-                data: r.data.unwrap_or(Value::Null),
-                logs: logs.lines,
-                ..Default::default()
-            }
+            Outcome::ok(r.data.unwrap_or_else(json_null), logs.lines)
         };
     }
     // No result frame: the server stopped the process.
     let error = data.error.trim_end();
     if error.ends_with("error: timeout") {
-        return Outcome::failed(
-            logs.lines,
-            "timeout",
-            format!("Function timed out after {} ms", job.timeout_ms),
-        );
+        return Outcome::timeout(logs.lines, job.timeout_ms);
     }
     if error.contains("operation not permitted") {
         return Outcome::failed(
             logs.lines,
-            "blocked",
+            FailureKind::Blocked,
             "The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely causes: \
              process.cwd(), listing a directory, child_process, worker_threads, a DNS lookup (use IP addresses), \
              or a socket while networking is off"
@@ -302,7 +300,7 @@ fn parse_output(data: RunData, nonce: &str, job: &Job) -> Outcome {
     let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
     Outcome::failed(
         logs.lines,
-        "crash",
+        FailureKind::Crashed,
         format!(
             "Function crashed its sandbox process (exit code {}){}",
             data.exit_code

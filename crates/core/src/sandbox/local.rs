@@ -1,6 +1,7 @@
 //! The local backend: a warm pool of `node` worker processes, driven over
-//! their stdin/stdout pipes with newline-delimited JSON frames (the protocol
-//! is described at the top of `sandbox/worker.js`).
+//! their stdin/stdout pipes with the frames of [`super::protocol`]. Workers
+//! are started, reaped and cleaned up by [`super::spawner`], so none is left
+//! a zombie or outlives its host.
 //!
 //! Isolation: each worker is its own process, started with an empty
 //! environment, a heap cap (`--max-old-space-size`) and Node's permission
@@ -13,19 +14,20 @@
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::{sleep_until, timeout, timeout_at};
+use tokio::time::{sleep_until, timeout, Instant};
 
-use super::{Job, LogBuffer, Outcome, PRELUDE_JS, WORKER_JS};
+use super::protocol::{self, BadFrame, FrameReader, FromWorker, Reply, Run, ToWorker};
+use super::spawner::{self, Spawner};
+use super::{Job, LogBuffer, Outcome, PRELUDE_JS, PROTOCOL_JS, WORKER_JS};
 use crate::error::{Error, Result};
 
 /// How long a new worker may take to say it is ready.
@@ -34,20 +36,27 @@ const SPAWN_TIMEOUT: Duration = Duration::from_secs(15);
 const STDERR_TAIL: usize = 4096;
 /// Per-worker budget for compiled programs (the worker evicts least recently used).
 const WORKER_MODULE_BUDGET: usize = 32 * 1024 * 1024;
+/// Frames a worker may have in flight to the host before its writes block.
+const FRAME_QUEUE: usize = 64;
+/// Pool folders are `<temp>/<DIR_PREFIX><host pid>-<random>`.
+const DIR_PREFIX: &str = "simple-ide-runtime-";
 
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     pub node: PathBuf,
     pub size: usize,
     pub memory_mb: u64,
+    /// The longest frame read from a worker, in bytes.
+    pub max_frame: usize,
 }
 
-/// Counters for `metrics()`.
+/// Counters for `metrics()` and `health()`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PoolStats {
     pub total: usize,
     pub idle: usize,
     pub busy: usize,
+    pub queued: usize,
     pub spawned: u64,
     pub replaced: u64,
 }
@@ -66,12 +75,17 @@ struct Inner {
     idle: Mutex<VecDeque<Worker>>,
     /// One permit per pooled worker; a busy worker holds its permit.
     permits: Arc<Semaphore>,
+    spawner: Spawner,
+    rt: tokio::runtime::Handle,
+    closed: AtomicBool,
+    /// Signalled whenever an invocation ends (shutdown waits on it).
+    ended: Notify,
     live: AtomicUsize,
     busy: AtomicUsize,
+    queued: AtomicUsize,
     spawned: AtomicU64,
     replaced: AtomicU64,
     next_worker: AtomicU64,
-    next_invocation: AtomicU64,
 }
 
 impl LocalPool {
@@ -84,14 +98,18 @@ impl LocalPool {
                 config.node.display()
             )));
         }
-        let base_dir = std::env::temp_dir().join(format!(
-            "simple-ide-runtime-{}-{}",
+        let temp = std::env::temp_dir();
+        spawner::sweep_stale_dirs(&temp, DIR_PREFIX);
+        let base_dir = temp.join(format!(
+            "{DIR_PREFIX}{}-{}",
             std::process::id(),
             random_suffix()
         ));
         tokio::fs::create_dir_all(&base_dir).await?;
+        spawner::remember_dir(&base_dir);
         let script = base_dir.join("worker.js");
-        tokio::fs::write(&script, format!("{PRELUDE_JS}\n{WORKER_JS}")).await?;
+        tokio::fs::write(&script, format!("{PRELUDE_JS}\n{PROTOCOL_JS}\n{WORKER_JS}")).await?;
+        let rt = tokio::runtime::Handle::current();
         let inner = Arc::new(Inner {
             permission_flag: if version >= 22 {
                 "--permission"
@@ -99,16 +117,20 @@ impl LocalPool {
                 "--experimental-permission"
             },
             permits: Arc::new(Semaphore::new(config.size)),
+            spawner: Spawner::start(rt.clone())?,
+            rt,
             config,
             base_dir,
             script,
             idle: Mutex::new(VecDeque::new()),
+            closed: AtomicBool::new(false),
+            ended: Notify::new(),
             live: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             spawned: AtomicU64::new(0),
             replaced: AtomicU64::new(0),
             next_worker: AtomicU64::new(1),
-            next_invocation: AtomicU64::new(1),
         });
         let mut starting = JoinSet::new();
         for _ in 0..inner.config.size {
@@ -122,37 +144,52 @@ impl LocalPool {
         Ok(LocalPool { inner })
     }
 
+    /// The pool's private folder (worker script and per-worker temp folders).
+    pub fn dir(&self) -> &Path {
+        &self.inner.base_dir
+    }
+
     pub fn stats(&self) -> PoolStats {
         let idle = self.inner.idle.lock().map(|q| q.len()).unwrap_or(0);
         PoolStats {
             total: self.inner.live.load(Ordering::Relaxed),
             idle,
             busy: self.inner.busy.load(Ordering::Relaxed),
+            queued: self.inner.queued.load(Ordering::Relaxed),
             spawned: self.inner.spawned.load(Ordering::Relaxed),
             replaced: self.inner.replaced.load(Ordering::Relaxed),
         }
     }
 
     /// Runs one job to its outcome. Errors are for the runtime failing
-    /// (node missing); everything the function did is in the [`Outcome`].
+    /// (node missing, shut down); everything the function did is in the
+    /// [`Outcome`].
     pub async fn run(&self, job: &Job) -> Result<Outcome> {
         let inner = &self.inner;
+        if inner.closed.load(Ordering::SeqCst) {
+            return Err(Error::ShutDown);
+        }
         let pooled_memory = job.memory_mb == inner.config.memory_mb;
         // A nested cloud.invoke must not wait for a worker held by its own
         // caller chain (that would deadlock a small pool): it takes a free
         // pooled worker if there is one, else a one-off worker.
         let permit = if pooled_memory && job.depth == 0 {
-            match timeout_at(job.deadline, inner.permits.clone().acquire_owned()).await {
+            // Waiting for a worker is bounded on its own: the function's
+            // timeout starts when it runs.
+            inner.queued.fetch_add(1, Ordering::Relaxed);
+            let waited = timeout(
+                Duration::from_millis(job.queue_timeout_ms),
+                inner.permits.clone().acquire_owned(),
+            )
+            .await;
+            inner.queued.fetch_sub(1, Ordering::Relaxed);
+            match waited {
                 Ok(Ok(p)) => Some(p),
-                Ok(Err(_)) => return Err(Error::Worker("the worker pool is shut down".into())),
+                Ok(Err(_)) => return Err(Error::ShutDown),
                 Err(_) => {
-                    return Ok(Outcome::failed(
-                        Vec::new(),
-                        "timeout",
-                        format!(
-                            "Function timed out after {} ms (waited for a free worker: all {} were busy)",
-                            job.timeout_ms, inner.config.size
-                        ),
+                    return Ok(Outcome::queue_timeout(
+                        job.queue_timeout_ms,
+                        inner.config.size,
                     ))
                 }
             }
@@ -161,26 +198,71 @@ impl LocalPool {
         } else {
             None
         };
-        let mut worker = match permit.as_ref().and_then(|_| inner.pop_idle()) {
+        let mut worker = None;
+        if permit.is_some() {
+            while let Some(mut w) = inner.pop_idle() {
+                // A worker that spoke while idle, or died, is not reused.
+                if w.is_clean() {
+                    worker = Some(w);
+                    break;
+                }
+                inner.replaced.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let mut worker = match worker {
             Some(w) => w,
             None => inner.spawn_worker(job.memory_mb).await?,
         };
         inner.busy.fetch_add(1, Ordering::Relaxed);
-        let id = inner.next_invocation.fetch_add(1, Ordering::Relaxed);
-        let (outcome, healthy) = worker.run(id, job).await;
+        let (outcome, healthy) = worker.run(job, inner.config.max_frame).await;
         inner.busy.fetch_sub(1, Ordering::Relaxed);
         match (permit, healthy) {
             // The worker goes back before its permit is released, so the
             // next caller to get the permit finds it.
-            (Some(_permit), true) => inner.push_idle(worker),
+            (Some(_permit), true) if !inner.closed.load(Ordering::SeqCst) => {
+                inner.push_idle(worker)
+            }
             (Some(permit), false) => {
                 drop(worker);
                 inner.replaced.fetch_add(1, Ordering::Relaxed);
                 Inner::replace_in_background(inner.clone(), permit);
             }
-            (None, _) => drop(worker),
+            _ => drop(worker),
         }
+        inner.ended.notify_waiters();
         Ok(outcome)
+    }
+
+    /// Stops taking work, waits until every running invocation has ended
+    /// (each ends by its deadline), then ends every worker and removes the
+    /// pool's folders. Queued invocations get `SHUT_DOWN`.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.closed.store(true, Ordering::SeqCst);
+        inner.permits.close();
+        loop {
+            let notified = inner.ended.notified();
+            if inner.busy.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            let _ = timeout(Duration::from_millis(50), notified).await;
+        }
+        let workers: Vec<Worker> = match inner.idle.lock() {
+            Ok(mut q) => q.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for mut w in workers {
+            w.end().await;
+        }
+        // Replacements started before the close end themselves; wait for them.
+        for _ in 0..200 {
+            if inner.live.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = tokio::fs::remove_dir_all(&inner.base_dir).await;
+        spawner::forget_dir(&inner.base_dir);
     }
 }
 
@@ -190,6 +272,7 @@ impl Drop for LocalPool {
             q.clear();
         }
         let _ = std::fs::remove_dir_all(&self.inner.base_dir);
+        spawner::forget_dir(&self.inner.base_dir);
     }
 }
 
@@ -211,13 +294,18 @@ impl Inner {
     fn replace_in_background(inner: Arc<Inner>, permit: OwnedSemaphorePermit) {
         tokio::spawn(async move {
             if let Ok(w) = inner.spawn_worker(inner.config.memory_mb).await {
-                inner.push_idle(w);
+                if !inner.closed.load(Ordering::SeqCst) {
+                    inner.push_idle(w);
+                }
             }
             drop(permit);
         });
     }
 
     async fn spawn_worker(self: &Arc<Self>, memory_mb: u64) -> Result<Worker> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::ShutDown);
+        }
         let n = self.next_worker.fetch_add(1, Ordering::Relaxed);
         let dir = self.base_dir.join(format!("w{n}"));
         tokio::fs::create_dir_all(&dir).await?;
@@ -239,35 +327,41 @@ impl Inner {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
+        let mut child = self.spawner.spawn(cmd).await.map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
             Error::Worker(format!(
                 "cannot start {}: {e} (set RUNTIME_NODE_PATH to a Node.js 20+ binary)",
                 self.config.node.display()
             ))
         })?;
+        if let Some(pid) = child.id() {
+            spawner::remember_pid(pid);
+        }
         let (stdin, stdout, stderr) =
             match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
                 (Some(i), Some(o), Some(e)) => (i, o, e),
-                _ => return Err(Error::Worker("worker pipes unavailable".into())),
+                _ => {
+                    spawner::reap(&self.rt, child);
+                    return Err(Error::Worker("worker pipes unavailable".into()));
+                }
             };
         let (tx, mut to_stdin) = mpsc::unbounded_channel::<String>();
         tokio::spawn(async move {
             let mut stdin = stdin;
-            while let Some(mut frame) = to_stdin.recv().await {
-                frame.push('\n');
+            while let Some(frame) = to_stdin.recv().await {
                 if stdin.write_all(frame.as_bytes()).await.is_err() {
                     break;
                 }
             }
         });
-        let (from_stdout, mut rx) = mpsc::unbounded_channel::<Frame>();
+        let (from_stdout, rx) = mpsc::channel(FRAME_QUEUE);
+        let limit = self.config.max_frame;
         tokio::spawn(async move {
-            let mut lines = BufReader::with_capacity(64 * 1024, stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                // A line that is not a frame means user code wrote to the real
-                // stdout; the worker can no longer be trusted.
-                let frame = serde_json::from_str(&line).unwrap_or(Frame::Garbage);
-                if from_stdout.send(frame).is_err() {
+            let mut reader = FrameReader::new(stdout, limit);
+            while let Some(frame) = reader.next().await {
+                let bad = frame.is_err();
+                if from_stdout.send(frame).await.is_err() || bad {
+                    // After a bad frame the stream cannot be trusted.
                     break;
                 }
             }
@@ -293,29 +387,9 @@ impl Inner {
                 }
             }
         });
-        match timeout(SPAWN_TIMEOUT, rx.recv()).await {
-            Ok(Some(Frame::Ready {})) => {}
-            other => {
-                let _ = child.start_kill();
-                let why = match other {
-                    Err(_) => "it did not become ready in time".to_string(),
-                    _ => "it exited during start-up".to_string(),
-                };
-                // Give the stderr reader a moment to collect the reason.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let stderr = tail
-                    .lock()
-                    .map(|t| t.trim().to_string())
-                    .unwrap_or_default();
-                return Err(Error::Worker(format!(
-                    "cannot start a node worker: {why}: {stderr}"
-                )));
-            }
-        }
-        self.spawned.fetch_add(1, Ordering::Relaxed);
         self.live.fetch_add(1, Ordering::Relaxed);
-        Ok(Worker {
-            child,
+        let mut worker = Worker {
+            child: Some(child),
             tx,
             rx,
             tail,
@@ -323,57 +397,52 @@ impl Inner {
             known: HashSet::new(),
             memory_mb,
             pool: Arc::downgrade(self),
-        })
+            rt: self.rt.clone(),
+        };
+        match timeout(SPAWN_TIMEOUT, worker.rx.recv()).await {
+            Ok(Some(Ok(FromWorker::Ready { .. }))) => {}
+            other => {
+                worker.kill();
+                let why = match other {
+                    Err(_) => "it did not become ready in time",
+                    Ok(Some(_)) => "it wrote something other than its ready frame",
+                    Ok(None) => "it exited during start-up",
+                };
+                // Give the stderr reader a moment to collect the reason.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let stderr = worker.stderr_tail();
+                return Err(Error::Worker(format!(
+                    "cannot start a node worker: {why}: {}",
+                    stderr.trim()
+                )));
+            }
+        }
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        Ok(worker)
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "t", rename_all = "lowercase")]
-enum Frame {
-    Ready {},
-    Need {
-        id: u64,
-    },
-    Log {
-        id: u64,
-        line: String,
-    },
-    Call {
-        id: u64,
-        seq: u64,
-        op: String,
-        args: Value,
-    },
-    Done {
-        id: u64,
-        data: Value,
-    },
-    Fail {
-        id: u64,
-        error: String,
-        stack: Option<String>,
-        kind: Option<String>,
-        retire: Option<bool>,
-    },
-    #[serde(skip)]
-    Garbage,
-}
+type FrameResult = std::result::Result<FromWorker, BadFrame>;
 
 struct Worker {
-    child: Child,
+    // None once handed to the reaper.
+    child: Option<Child>,
     tx: mpsc::UnboundedSender<String>,
-    rx: mpsc::UnboundedReceiver<Frame>,
+    rx: mpsc::Receiver<FrameResult>,
     tail: Arc<Mutex<String>>,
     dir: PathBuf,
     /// Programs this worker has compiled: it is sent only the key for these.
     known: HashSet<Arc<str>>,
     memory_mb: u64,
     pool: std::sync::Weak<Inner>,
+    rt: tokio::runtime::Handle,
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        if let Some(child) = self.child.take() {
+            spawner::reap(&self.rt, child);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some(p) = self.pool.upgrade() {
             p.live.fetch_sub(1, Ordering::Relaxed);
@@ -381,50 +450,101 @@ impl Drop for Worker {
     }
 }
 
-fn run_frame(id: u64, job: &Job, with_code: bool) -> String {
-    serde_json::json!({
-        "t": "run",
-        "id": id,
-        "key": &*job.key,
-        "name": &*job.name,
-        "code": if with_code { Value::String(job.code.to_string()) } else { Value::Null },
-        "ctx": &job.ctx,
-        "env": &*job.env,
-        "logCap": job.log_cap,
+fn run_frame(nonce: &str, job: &Job, with_code: bool) -> String {
+    ToWorker::Run(Run {
+        nonce,
+        key: &job.key,
+        name: &job.name,
+        code: with_code.then_some(&*job.code),
+        ctx: &job.ctx,
+        env: &job.env,
+        log_cap: job.log_cap,
+        max_result: job.max_result,
     })
-    .to_string()
+    .to_line()
 }
 
-fn reply_frame(id: u64, seq: u64, result: Result<Value>) -> String {
-    match result {
-        Ok(value) => {
-            serde_json::json!({"t": "reply", "id": id, "seq": seq, "ok": true, "value": value})
-        }
-        Err(e) => {
-            let mut v = serde_json::json!({
-                "t": "reply", "id": id, "seq": seq, "ok": false,
-                "error": e.to_string(), "errorCode": e.code(),
-            });
-            if let Error::Database {
-                server_code: Some(c),
-                ..
-            } = &e
-            {
-                v["serverCode"] = Value::from(*c);
-            }
-            v
-        }
-    }
-    .to_string()
+fn reply_frame(nonce: &str, seq: u64, result: Result<Value>) -> String {
+    let reply = match &result {
+        Ok(value) => Reply {
+            nonce,
+            seq,
+            ok: true,
+            value: Some(value),
+            error: None,
+            error_code: None,
+            server_code: None,
+        },
+        Err(e) => Reply {
+            nonce,
+            seq,
+            ok: false,
+            value: None,
+            error: Some(e.to_string()),
+            error_code: Some(e.code()),
+            server_code: match e {
+                Error::Database {
+                    server_code: Some(c),
+                    ..
+                } => Some(*c),
+                _ => None,
+            },
+        },
+    };
+    ToWorker::Reply(reply).to_line()
 }
 
 impl Worker {
+    fn kill(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.start_kill();
+        }
+    }
+
+    /// Ends the process and waits for it (shutdown).
+    async fn end(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if let Some(pid) = c.id() {
+                spawner::forget_pid(pid);
+            }
+            let _ = c.kill().await;
+        }
+    }
+
+    /// Idle and alive: it has sent nothing since its last invocation.
+    fn is_clean(&mut self) -> bool {
+        let alive = match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        };
+        alive && self.rx.is_empty()
+    }
+
+    fn stderr_tail(&self) -> String {
+        self.tail.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
     /// Runs one invocation. Returns the outcome and whether the worker can
     /// serve again.
-    async fn run(&mut self, id: u64, job: &Job) -> (Outcome, bool) {
+    async fn run(&mut self, job: &Job, max_frame: usize) -> (Outcome, bool) {
+        let started = Instant::now();
+        let deadline = job.deadline_from_now();
+        job.calls.started(deadline);
+        let (mut outcome, healthy) = self.exchange(job, deadline, max_frame).await;
+        outcome.run_ms = started.elapsed().as_secs_f64() * 1000.0;
+        (outcome, healthy)
+    }
+
+    async fn exchange(
+        &mut self,
+        job: &Job,
+        deadline: Instant,
+        max_frame: usize,
+    ) -> (Outcome, bool) {
+        let nonce = protocol::new_nonce();
         let with_code = !self.known.contains(&job.key);
-        if self.tx.send(run_frame(id, job, with_code)).is_err() {
-            return (self.died(LogBuffer::new(job.log_cap), job).await, false);
+        if self.tx.send(run_frame(&nonce, job, with_code)).is_err() {
+            return (self.died(LogBuffer::new(job.log_cap)).await, false);
         }
         let mut logs = LogBuffer::new(job.log_cap);
         // Cloud calls in flight; dropping the set aborts them when the
@@ -433,108 +553,103 @@ impl Worker {
         loop {
             let frame = tokio::select! {
                 f = self.rx.recv() => f,
-                _ = sleep_until(job.deadline) => {
-                    let _ = self.child.start_kill();
-                    return (
-                        Outcome::failed(logs.lines, "timeout", format!("Function timed out after {} ms", job.timeout_ms)),
-                        false,
-                    );
+                _ = sleep_until(deadline) => {
+                    self.kill();
+                    return (Outcome::timeout(logs.lines, job.timeout_ms), false);
                 }
             };
+            let frame = match frame {
+                None => return (self.died(logs).await, false),
+                Some(Err(bad)) => {
+                    self.kill();
+                    let what = match bad {
+                        BadFrame::TooLong(_) => format!("it sent {bad} (max_frame {max_frame})"),
+                        BadFrame::Malformed(_) => format!("it wrote {bad}"),
+                    };
+                    return (Outcome::protocol_violation(logs.lines, &what), false);
+                }
+                Some(Ok(f)) => f,
+            };
+            if frame.nonce() != Some(nonce.as_str()) {
+                self.kill();
+                return (
+                    Outcome::protocol_violation(
+                        logs.lines,
+                        "it sent a frame that does not belong to the running invocation",
+                    ),
+                    false,
+                );
+            }
             match frame {
-                None => return (self.died(logs, job).await, false),
-                Some(Frame::Log { id: fid, line }) if fid == id => logs.push(line),
-                Some(Frame::Need { id: fid }) if fid == id => {
+                FromWorker::Log { line, .. } => logs.push(line),
+                FromWorker::Need { .. } => {
                     self.known.remove(&job.key);
-                    if self.tx.send(run_frame(id, job, true)).is_err() {
-                        return (self.died(logs, job).await, false);
+                    if self.tx.send(run_frame(&nonce, job, true)).is_err() {
+                        return (self.died(logs).await, false);
                     }
                 }
-                Some(Frame::Call {
-                    id: fid,
-                    seq,
-                    op,
-                    args,
-                }) if fid == id => {
+                FromWorker::Call { seq, op, args, .. } => {
                     let handler = job.calls.clone();
                     let tx = self.tx.clone();
+                    let nonce = nonce.clone();
                     calls.spawn(async move {
-                        let result = handler.call(op, args).await;
-                        let _ = tx.send(reply_frame(id, seq, result));
+                        let result = match serde_json::from_str::<Value>(args.get()) {
+                            Ok(args) => handler.call(op, args).await,
+                            Err(e) => Err(Error::invalid(format!(
+                                "cloud call arguments cannot be read: {e}"
+                            ))),
+                        };
+                        let _ = tx.send(reply_frame(&nonce, seq, result));
                     });
                 }
-                Some(Frame::Done { id: fid, data }) if fid == id => {
+                FromWorker::Done { data, .. } => {
                     self.known.insert(job.key.clone());
-                    return (
-                        Outcome {
-                            data,
-                            logs: logs.lines,
-                            ..Default::default()
-                        },
-                        true,
-                    );
+                    return (Outcome::ok(data, logs.lines), true);
                 }
-                Some(Frame::Fail {
-                    id: fid,
+                FromWorker::Fail {
                     error,
                     stack,
                     kind,
                     retire,
-                }) if fid == id => {
-                    if !matches!(kind.as_deref(), Some("syntax") | Some("esm")) {
+                    ..
+                } => {
+                    if kind.keeps_program() {
                         self.known.insert(job.key.clone());
                     }
-                    let healthy = retire != Some(true);
-                    if !healthy {
-                        // Let the exit finish so the next frame is not lost.
-                        let _ = self.child.start_kill();
+                    if retire {
+                        self.kill();
                     }
                     return (
-                        Outcome {
-                            data: Value::Null,
-                            logs: logs.lines,
-                            error: Some(error),
-                            stack,
-                            kind,
-                        },
-                        healthy,
+                        Outcome::failed(logs.lines, kind, error).with_stack(stack),
+                        !retire,
                     );
                 }
-                Some(Frame::Garbage) => {
-                    let _ = self.child.start_kill();
+                // Carries no nonce, so the check above has already refused it.
+                FromWorker::Ready { .. } => {
+                    self.kill();
                     return (
-                        Outcome::failed(
-                            logs.lines,
-                            "crash",
-                            "Function wrote to the worker's protocol channel (process.stdout); use console.log".into(),
-                        ),
+                        Outcome::protocol_violation(logs.lines, "it sent a second ready frame"),
                         false,
                     );
                 }
-                // Frames of an earlier invocation (e.g. a late log) are ignored.
-                Some(_) => {}
             }
         }
     }
 
     /// Explains a worker that went away in the middle of an invocation.
-    async fn died(&mut self, logs: LogBuffer, job: &Job) -> Outcome {
-        let status = timeout(Duration::from_millis(500), self.child.wait()).await;
+    async fn died(&mut self, logs: LogBuffer) -> Outcome {
+        let status = match self.child.as_mut() {
+            Some(c) => timeout(Duration::from_millis(500), c.wait()).await.ok(),
+            None => None,
+        };
         // The stderr reader may still be draining the last lines.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let stderr = self.tail.lock().map(|t| t.clone()).unwrap_or_default();
+        let stderr = self.stderr_tail();
         if stderr.contains("heap out of memory") || stderr.contains("Reached heap limit") {
-            return Outcome::failed(
-                logs.lines,
-                "oom",
-                format!(
-                    "Function ran out of memory: the worker's heap limit is {} MB (RUNTIME_MEMORY_MB / options.memoryMb)",
-                    self.memory_mb
-                ),
-            );
+            return Outcome::out_of_memory(logs.lines, self.memory_mb);
         }
         let how = match status {
-            Ok(Ok(s)) => match (s.code(), exit_signal(&s)) {
+            Some(Ok(s)) => match (s.code(), exit_signal(&s)) {
                 (Some(c), _) => format!("exit code {c}"),
                 (None, Some(sig)) => format!("signal {sig}"),
                 _ => "unknown status".into(),
@@ -550,12 +665,7 @@ impl Worker {
                 last.into_iter().rev().collect::<Vec<_>>().join(" | ")
             )
         };
-        let _ = job;
-        Outcome::failed(
-            logs.lines,
-            "crash",
-            format!("Function crashed its worker process ({how}){detail}"),
-        )
+        Outcome::crashed(logs.lines, &how, &detail)
     }
 }
 

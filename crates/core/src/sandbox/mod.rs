@@ -10,6 +10,9 @@
 
 pub mod dify;
 pub mod local;
+pub mod outcome;
+pub mod protocol;
+mod spawner;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,10 +22,13 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::Result;
+pub use outcome::{json_null, json_of, FailureKind, Json, Outcome};
 
 /// What every sandbox gives user code: console, cloud, ObjectId, module loading.
 pub const PRELUDE_JS: &str = include_str!("../../../../sandbox/prelude.js");
-/// The local pool's driver (appended to the prelude).
+/// The local pool's frames, built and named in one place (appended to the prelude).
+pub const PROTOCOL_JS: &str = include_str!("../../../../sandbox/protocol.js");
+/// The local pool's driver (appended to the prelude and the protocol).
 pub const WORKER_JS: &str = include_str!("../../../../sandbox/worker.js");
 
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<Value>> + Send>>;
@@ -31,6 +37,9 @@ pub type CallFuture = Pin<Box<dyn Future<Output = Result<Value>> + Send>>;
 /// Owning it is the capability: it exists only while its invocation runs.
 pub trait CallHandler: Send + Sync {
     fn call(&self, op: String, args: Value) -> CallFuture;
+    /// The function started running (it got a worker) and must end by
+    /// `deadline`; nested `cloud.invoke`s inherit it.
+    fn started(&self, _deadline: Instant) {}
 }
 
 /// One invocation, as a sandbox sees it.
@@ -43,37 +52,19 @@ pub struct Job {
     pub ctx: String,
     /// `cloud.env`, a JSON object.
     pub env: Arc<Value>,
-    pub deadline: Instant,
+    /// The function's own time, counted from when it starts running.
     pub timeout_ms: u64,
+    /// A caller's deadline (nested `cloud.invoke`): the job ends by it too.
+    pub parent_deadline: Option<Instant>,
+    /// How long the job may wait for a worker before `QUEUE_TIMEOUT`.
+    pub queue_timeout_ms: u64,
+    /// Bytes of JSON a result (or a cloud call's arguments) may have.
+    pub max_result: usize,
     pub memory_mb: u64,
     pub log_cap: usize,
     /// Nested `cloud.invoke` depth; nested jobs never wait for a pooled worker.
     pub depth: u32,
     pub calls: Arc<dyn CallHandler>,
-}
-
-/// What came back. `error` is set for anything the user code did (throw,
-/// timeout, crash, bad return value); the API itself did not fail.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub data: Value,
-    pub logs: Vec<String>,
-    pub error: Option<String>,
-    pub stack: Option<String>,
-    /// Machine-readable kind of failure: `timeout`, `oom`, `exit`, `crash`, `syntax`, `esm`…
-    pub kind: Option<String>,
-}
-
-impl Outcome {
-    pub fn failed(logs: Vec<String>, kind: &str, error: String) -> Self {
-        Outcome {
-            data: Value::Null,
-            logs,
-            error: Some(error),
-            stack: None,
-            kind: Some(kind.to_string()),
-        }
-    }
 }
 
 /// Collects log lines with the same byte cap the prelude applies, as a
@@ -110,5 +101,16 @@ impl LogBuffer {
             return;
         }
         self.lines.push(line);
+    }
+}
+
+impl Job {
+    /// The deadline of a job that starts running now.
+    pub fn deadline_from_now(&self) -> Instant {
+        let own = Instant::now() + std::time::Duration::from_millis(self.timeout_ms);
+        match self.parent_deadline {
+            Some(p) => own.min(p),
+            None => own,
+        }
     }
 }

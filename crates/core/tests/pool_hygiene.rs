@@ -1,0 +1,353 @@
+//! The local pool under faults and bad input, from plain Rust: no zombies
+//! after timeouts, one failure kind per fault, queueing instead of false
+//! timeouts, frames that are not the running invocation's, results of any
+//! depth, lone surrogates, oversized results, and a shutdown that leaves
+//! nothing behind.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use runtime_core::engine::{Engine, ExecuteRequest, ExecuteResult};
+use runtime_core::sandbox::FailureKind;
+use runtime_core::{CloudConfig, InvocationOptions, RuntimeConfig};
+use serde_json::json;
+
+fn engine_with(config: RuntimeConfig) -> Arc<Engine> {
+    let e = Engine::new(config);
+    e.set_default_cloud(Arc::new(runtime_core::cloud::Cloud::new(
+        CloudConfig::from_vars(&[]),
+    )))
+    .unwrap();
+    e
+}
+
+fn engine(pool: usize) -> Arc<Engine> {
+    engine_with(RuntimeConfig {
+        pool_size: pool,
+        ..RuntimeConfig::default()
+    })
+}
+
+async fn run(e: &Arc<Engine>, code: &str, timeout_ms: Option<u64>) -> ExecuteResult {
+    e.execute(ExecuteRequest {
+        name: "f".into(),
+        code: code.into(),
+        hash: String::new(),
+        ctx: "{}".into(),
+        options: InvocationOptions {
+            timeout_ms,
+            ..Default::default()
+        },
+        cloud: None,
+    })
+    .await
+    .expect("execute")
+}
+
+/// Children of this process that are zombies (state Z).
+fn zombie_children() -> usize {
+    let me = std::process::id().to_string();
+    let mut n = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …; comm may contain spaces, so split after ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() > 2 && f[0] == "Z" && f[1] == me {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Reaping is asynchronous (and other tests of this binary kill workers
+/// too): zombies must be gone within a moment.
+async fn wait_no_zombies() {
+    let t0 = Instant::now();
+    while zombie_children() > 0 && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(zombie_children(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_zombies_after_fifty_timeouts() {
+    let e = engine(4);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let e = e.clone();
+        set.spawn(async move { run(&e, "module.exports = () => { for (;;) {} }", Some(50)).await });
+    }
+    while let Some(r) = set.join_next().await {
+        let r = r.unwrap();
+        assert_eq!(r.kind, Some(FailureKind::Timeout), "{:?}", r.error);
+        assert_eq!(r.error.as_deref(), Some("Function timed out after 50 ms"));
+    }
+    wait_no_zombies().await;
+    // The pool still serves.
+    assert_eq!(
+        run(&e, "module.exports = () => 1", None).await.data_value(),
+        json!(1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_has_its_kind() {
+    let e = engine(2);
+    let cases: Vec<(&str, FailureKind, &str)> = vec![
+        ("module.exports = () => { throw new Error('boom') }", FailureKind::FunctionThrew, "boom"),
+        ("module.exports = () => { throw 'str' }", FailureKind::FunctionThrew, "Function threw a non-Error value: 'str'"),
+        ("module.exports = async () => { await null; throw new TypeError('late') }", FailureKind::FunctionThrew, "late"),
+        ("module.exports = () => { setTimeout(() => { throw new Error('in timer') }, 1); return new Promise(() => {}) }", FailureKind::FunctionThrew, "Uncaught exception in a timer callback: in timer"),
+        ("module.exports = () => new Promise(() => {})", FailureKind::Timeout, "Function timed out after 300 ms"),
+        ("module.exports = () => { const a = []; for (;;) a.push(new Array(1e6).fill(1)) }", FailureKind::OutOfMemory, "Function ran out of memory"),
+        ("module.exports = () => process.exit(3)", FailureKind::Exited, "process.exit(3) is not allowed"),
+        ("module.exports = () => this.constructor.constructor('return process')().exit(4)", FailureKind::Exited, "Function called process.exit(4)"),
+        ("module.exports = () => this.constructor.constructor('return process')().kill(this.constructor.constructor('return process')().pid, 'SIGKILL')", FailureKind::Crashed, "Function crashed its worker process (signal 9)"),
+        ("module.exports = () => {", FailureKind::SyntaxError, "SyntaxError: "),
+        ("export default () => 1", FailureKind::EsmSyntax, "ES module syntax is not supported"),
+        ("exports.x = 1", FailureKind::NoExport, "No callable export"),
+        ("module.exports = () => 10n", FailureKind::BadResult, "cannot be converted to JSON"),
+        ("module.exports = () => { const a = {}; a.a = a; return a }", FailureKind::BadResult, "cannot be converted to JSON"),
+        ("module.exports = () => require('fs').writeFileSync('/tmp/outside-' + Date.now(), 'x')", FailureKind::Blocked, "refused by the runtime's sandbox"),
+        ("module.exports = () => require('child_process').execSync('true')", FailureKind::Blocked, "refused by the runtime's sandbox"),
+        ("module.exports = () => 'x'.repeat(7 * 1024 * 1024)", FailureKind::ResultTooLarge, "larger than 6291456 bytes"),
+        ("module.exports = () => { this.constructor.constructor('return process')().stdout.write('hello\\n'); return new Promise(() => {}) }", FailureKind::ProtocolViolation, "not a frame"),
+        ("module.exports = () => { this.constructor.constructor('return process')().stdout.write(JSON.stringify({ done: { nonce: 'forged', data: 1 } }) + '\\n'); return new Promise(() => {}) }", FailureKind::ProtocolViolation, "does not belong to the running invocation"),
+    ];
+    for (code, kind, message) in cases {
+        let timeout = if kind == FailureKind::Timeout { 300 } else { 5000 };
+        let r = run(&e, code, Some(timeout)).await;
+        assert_eq!(r.kind, Some(kind), "{code}: {:?}", r.error);
+        let error = r.error.unwrap_or_default();
+        assert!(error.contains(message), "{code}: {error}");
+    }
+    // After all of that, the pool still serves.
+    assert_eq!(run(&e, "module.exports = () => 2", None).await.data_value(), json!(2));
+    let metrics = e.metrics_text();
+    assert!(
+        metrics.contains("runtime_invocation_failures_total{code=\"PROTOCOL_VIOLATION\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("runtime_invocation_failures_total{code=\"TIMEOUT\"} 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_queues_instead_of_timing_out() {
+    let e = engine(4);
+    let t0 = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..1200 {
+        let e = e.clone();
+        set.spawn(async move {
+            run(&e, &format!("module.exports = () => {i} % 7"), Some(1000)).await
+        });
+    }
+    let mut ok = 0;
+    while let Some(r) = set.join_next().await {
+        let r = r.unwrap();
+        assert_eq!(r.error, None);
+        ok += 1;
+    }
+    assert_eq!(ok, 1200);
+    // Each ran well within its own 1 s even though the storm took longer.
+    eprintln!("1200 invocations in {:?}", t0.elapsed());
+
+    // A short queue limit gives QUEUE_TIMEOUT, and the function did not run.
+    let e = engine_with(RuntimeConfig {
+        pool_size: 1,
+        queue_timeout_ms: 100,
+        ..RuntimeConfig::default()
+    });
+    let slow = {
+        let e = e.clone();
+        tokio::spawn(async move {
+            run(&e, "module.exports = () => new Promise(r => setTimeout(r, 600))", Some(2000)).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = run(&e, "module.exports = () => 1", None).await;
+    assert_eq!(r.kind, Some(FailureKind::QueueTimeout));
+    assert!(
+        r.error.as_deref().unwrap_or_default().starts_with(
+            "No worker became free within 100 ms (RUNTIME_QUEUE_TIMEOUT_MS): all 1 workers were busy"
+        ),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(slow.await.unwrap().error, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_counts_from_the_start_of_the_run() {
+    let e = engine(1);
+    // Four 300 ms functions on one worker, each with a 500 ms timeout: the
+    // last waits ~900 ms but must not time out.
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let e = e.clone();
+        set.spawn(async move {
+            run(&e, "module.exports = () => new Promise(r => setTimeout(() => r('ok'), 300))", Some(500)).await
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        let r = r.unwrap();
+        assert_eq!(r.error, None);
+        assert!(r.time < 450.0, "time counts the run only: {}", r.time);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_values_and_lone_surrogates() {
+    let e = engine(1);
+    // 1 000 levels: far past serde_json's 128, carried as text.
+    let r = run(
+        &e,
+        "module.exports = () => { let v = 1; for (let i = 0; i < 1000; i++) v = [v]; return v }",
+        None,
+    )
+    .await;
+    assert_eq!(r.error, None);
+    let text = r.data.get();
+    assert!(text.starts_with("[[[[") && text.len() == 1000 * 2 + 1, "{}", text.len());
+
+    // A lone surrogate in the result is carried faithfully (as an escape).
+    let r = run(&e, "module.exports = () => ({ s: 'a\\ud800b' })", None).await;
+    assert_eq!(r.error, None);
+    assert_eq!(r.data.get(), r#"{"s":"a\ud800b"}"#);
+
+    // In a log line it becomes U+FFFD; the worker is not replaced.
+    let before = e.pool_stats().unwrap().replaced;
+    let r = run(&e, "module.exports = () => { console.log('x\\udc00y'); return 1 }", None).await;
+    assert_eq!(r.error, None);
+    assert_eq!(r.logs, vec!["x\u{fffd}y".to_string()]);
+    assert_eq!(e.pool_stats().unwrap().replaced, before);
+
+    // In ctx it arrives unchanged.
+    let r = e
+        .execute(ExecuteRequest {
+            name: "f".into(),
+            code: "module.exports = (ctx) => ctx.body.s.charCodeAt(1)".into(),
+            hash: String::new(),
+            ctx: r#"{"body":{"s":"a\udc00"}}"#.into(),
+            options: InvocationOptions::default(),
+            cloud: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.data_value(), json!(0xdc00));
+
+    // In a cloud call's arguments it is refused with a clear error.
+    let r = run(
+        &e,
+        "module.exports = async () => { try { await cloud.database().collection('c').insertOne({ s: '\\ud800' }) } catch (e) { return [e.message, e.errorCode] } }",
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.data_value(),
+        json!([
+            "cloud call arguments contain a string with a lone UTF-16 surrogate, which is not valid Unicode and cannot be stored",
+            "INVALID_ARGUMENT"
+        ])
+    );
+    assert_eq!(e.pool_stats().unwrap().replaced, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_ctx_is_delivered_in_linear_time() {
+    let e = engine(1);
+    let mut times = Vec::new();
+    for mb in [8usize, 32] {
+        let ctx = json!({ "body": { "s": "x".repeat(mb * 1024 * 1024) } }).to_string();
+        let t0 = Instant::now();
+        let r = e
+            .execute(ExecuteRequest {
+                name: "f".into(),
+                code: "module.exports = (ctx) => ctx.body.s.length".into(),
+                hash: String::new(),
+                ctx,
+                options: InvocationOptions::default(),
+                cloud: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.data_value(), json!(mb * 1024 * 1024));
+        times.push(t0.elapsed());
+    }
+    eprintln!("8 MiB: {:?}, 32 MiB: {:?}", times[0], times[1]);
+    // Linear: 4× the bytes may take ~4× the time, not 16×.
+    assert!(times[1] < times[0] * 8 + Duration::from_millis(200), "{times:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_running_work_and_leaves_nothing() {
+    let e = engine(2);
+    assert_eq!(run(&e, "module.exports = () => 1", None).await.data_value(), json!(1));
+    let dir = e.pool_dir().expect("the pool has a folder");
+    assert!(dir.exists());
+    let running = {
+        let e = e.clone();
+        tokio::spawn(async move {
+            run(&e, "module.exports = () => new Promise(r => setTimeout(() => r('done'), 300))", None).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t0 = Instant::now();
+    e.shutdown().await;
+    assert!(t0.elapsed() >= Duration::from_millis(150), "shutdown waited for the running invocation");
+    assert_eq!(running.await.unwrap().data_value(), json!("done"));
+    assert_eq!(e.pool_stats().unwrap().total, 0);
+    assert!(!dir.exists(), "{dir:?} is left");
+    wait_no_zombies().await;
+    let err = e
+        .execute(ExecuteRequest {
+            name: "f".into(),
+            code: "module.exports = () => 1".into(),
+            hash: String::new(),
+            ctx: "{}".into(),
+            options: InvocationOptions::default(),
+            cloud: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "SHUT_DOWN");
+    assert_eq!(e.health().status, "shut_down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_options_are_range_checked() {
+    let e = engine(1);
+    for (opts, msg) in [
+        (
+            InvocationOptions { timeout_ms: Some(0), ..Default::default() },
+            "options.timeoutMs must be an integer from 1 to 900000 (RUNTIME_MAX_TIMEOUT_MS), got 0",
+        ),
+        (
+            InvocationOptions { timeout_ms: Some(4_294_967_396), ..Default::default() },
+            "options.timeoutMs must be an integer from 1 to 900000 (RUNTIME_MAX_TIMEOUT_MS), got 4294967396",
+        ),
+        (
+            InvocationOptions { memory_mb: Some(8), ..Default::default() },
+            "options.memoryMb must be an integer from 16 to",
+        ),
+    ] {
+        let err = e
+            .execute(ExecuteRequest {
+                name: "f".into(),
+                code: "module.exports = () => 1".into(),
+                hash: String::new(),
+                ctx: "{}".into(),
+                options: opts,
+                cloud: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "INVALID_ARGUMENT");
+        assert!(err.to_string().starts_with(msg), "{err}");
+    }
+}
