@@ -2,7 +2,7 @@
 // one run (interleaved rounds, medians), plus throughput and memory.
 //
 //   node bench/execute.mjs            # all three parts
-//   node bench/execute.mjs latency    # just one: latency | throughput | memory
+//   node bench/execute.mjs latency    # just one: latency | throughput | memory | delivery
 //
 // Peers: an in-process node:vm call with a new context per call (the laf
 // model: no isolation) and spawning `node` per call (the Dify / coze-loop
@@ -120,7 +120,31 @@ async function memory() {
   console.log(`memory: host + pool RSS ${(before / 1024).toFixed(1)} MB after warm-up -> ${(after / 1024).toFixed(1)} MB after ${total} more invocations (${((Date.now() - t) / 1000).toFixed(1)} s): growth ${((after - before) / 1024).toFixed(1)} MB (goal < 20)`);
 }
 
+// Delivery of a large ctx: the same 32 MiB ctx into a worker and, as the
+// peer, into an in-process vm context (JSON.parse there too). Goal: ours
+// <= 0.5 s.
+async function delivery() {
+  const code = 'module.exports = (ctx) => ctx.body.s.length';
+  for (const mb of [8, 16, 32]) {
+    const ctx = { body: { s: 'x'.repeat(mb * 1024 * 1024) } };
+    const a = [], b = [];
+    for (let i = 0; i < 5; i++) {
+      let t = process.hrtime.bigint();
+      const r = await executeFunction('deliver', code, 'v1', ctx, { timeoutMs: 60000 });
+      if (r.data !== mb * 1024 * 1024) throw new Error(JSON.stringify(r).slice(0, 200));
+      a.push(ms(process.hrtime.bigint() - t));
+      t = process.hrtime.bigint();
+      const context = vm.createContext({});
+      const parsed = vm.runInContext('JSON.parse', context)(JSON.stringify(ctx));
+      if (parsed.body.s.length !== mb * 1024 * 1024) throw new Error('bad');
+      b.push(ms(process.hrtime.bigint() - t));
+    }
+    console.log(`delivery of ${mb} MiB of ctx (median of 5): executeFunction ${median(a).toFixed(0)} ms, in-process vm ${median(b).toFixed(0)} ms -> ratio ${(median(a) / median(b)).toFixed(1)}${mb === 32 ? ` (goal: ours <= 500 ms: ${median(a) <= 500 ? 'met' : 'NOT met'})` : ''}`);
+  }
+}
+
 if (part === 'all' || part === 'latency') await latency();
 if (part === 'all' || part === 'throughput') await throughput();
 if (part === 'all' || part === 'memory') await memory();
+if (part === 'all' || part === 'delivery') await delivery();
 process.exit(0);

@@ -14,10 +14,14 @@ use crate::error::js_error;
 /// types with `ts_args_type`).
 pub struct Arg<T>(pub T);
 
-impl<T: FromNapiValue> FromNapiValue for Arg<T> {
+impl<T: FromNapiValue + ValidateNapiValue> FromNapiValue for Arg<T> {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
-        // SAFETY: forwards napi's own env and value to napi's own conversion.
-        match unsafe { T::from_napi_value(env, v) } {
+        // The type check first: some conversions (objects from a number, a
+        // Function from anything) would otherwise succeed on the wrong type.
+        // SAFETY: forwards napi's own env and value to napi's own checks.
+        let checked =
+            unsafe { T::validate(env, v) }.and_then(|_| unsafe { T::from_napi_value(env, v) });
+        match checked {
             Ok(t) => Ok(Arg(t)),
             Err(e) => {
                 let env = Env::from_raw(env);
@@ -76,8 +80,18 @@ pub fn int(what: &str, v: f64, min: u64, max: u64) -> Result<u64, CoreError> {
         Ok(v as u64)
     } else {
         Err(CoreError::invalid(format!(
-            "{what} must be an integer from {min} to {max}, got {v}"
+            "{what} must be an integer from {min} to {max}, got {}",
+            js_number(v)
         )))
+    }
+}
+
+/// A number as JavaScript prints it (`Infinity`, not `inf`).
+fn js_number(v: f64) -> String {
+    if v.is_infinite() {
+        if v > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
+    } else {
+        v.to_string()
     }
 }
 

@@ -15,7 +15,7 @@ use runtime_core::{CloudConfig, Error as CoreError, Result as CoreResult};
 use serde_json::{json, Map, Value};
 
 use crate::args::{int, Arg};
-use crate::error::{spawn, throw};
+use crate::error::{reject, spawn, throw};
 use crate::execute::engine;
 use crate::value::{to_ejson, Ejson};
 
@@ -598,8 +598,9 @@ impl Bucket {
         key: String,
         expires_in: Option<f64>,
     ) -> Result<PromiseRaw<'env, Ejson>> {
-        let expires_in = match expires_in {
-            Some(v) => Some(throw(env, int("expiresIn", v, 1, 604_800))? as u32),
+        let expires_in = match expires_in.map(|v| int("expiresIn", v, 1, 604_800)) {
+            Some(Ok(v)) => Some(v as u32),
+            Some(Err(e)) => return reject(env, e),
             None => None,
         };
         // Signing is pure computation: once the storage client exists, resolve

@@ -49,3 +49,12 @@ where
         Err(e) => Err(js_error(env, &e)),
     })
 }
+
+/// A Promise already rejected with the coded error (misuse found before any
+/// work started, for exports that otherwise answer with a Promise).
+pub fn reject<V>(env: &Env, e: CoreError) -> napi::Result<PromiseRaw<'_, V>>
+where
+    V: ToNapiValue + Send + 'static,
+{
+    spawn(env, async move { Err::<V, _>(e) }, |_, v| Ok(v))
+}

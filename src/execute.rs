@@ -57,16 +57,29 @@ pub struct ExecuteOptions {
 impl TryFrom<ExecuteOptions> for InvocationOptions {
     type Error = CoreError;
     fn try_from(o: ExecuteOptions) -> std::result::Result<Self, CoreError> {
-        // Whole and non-negative here; the engine checks the configured range.
-        const MAX: u64 = 1 << 53;
+        let config = engine()?.config().clone();
         Ok(InvocationOptions {
             timeout_ms: o
                 .timeout_ms
-                .map(|v| int("options.timeoutMs", v, 1, MAX))
+                .map(|v| {
+                    int(
+                        "options.timeoutMs (RUNTIME_MAX_TIMEOUT_MS)",
+                        v,
+                        1,
+                        config.max_timeout_ms,
+                    )
+                })
                 .transpose()?,
             memory_mb: o
                 .memory_mb
-                .map(|v| int("options.memoryMb", v, 16, MAX))
+                .map(|v| {
+                    int(
+                        "options.memoryMb (RUNTIME_MAX_MEMORY_MB)",
+                        v,
+                        16,
+                        config.max_memory_mb,
+                    )
+                })
                 .transpose()?,
             language: o.language.as_deref().map(Language::parse).transpose()?,
             backend: o.backend.as_deref().map(BackendKind::parse).transpose()?,
@@ -232,20 +245,30 @@ pub fn execute_function<'env>(
     options: Arg<Option<ExecuteOptions>>,
 ) -> napi::Result<PromiseRaw<'env, ResultJs>> {
     let (Arg(name), Arg(code), Arg(hash), Arg(options)) = (name, code, hash, options);
-    let engine = throw(env, engine())?;
-    let options = throw(env, options.map(InvocationOptions::try_from).transpose())?;
-    let (ctx, cloud) = throw(env, ctx_json(env, ctx))?;
-    let req = ExecuteRequest {
-        name,
-        code,
-        hash: hash.unwrap_or_default(),
-        ctx,
-        options: options.unwrap_or_default(),
-        cloud,
-    };
-    spawn(env, async move { engine.execute(req).await }, |_, r| {
-        Ok(ResultJs(r))
-    })
+    // Misuse past the argument types rejects the promise, like every other
+    // failure of the call.
+    let prepared = (|| {
+        let engine = engine()?;
+        let options = options.map(InvocationOptions::try_from).transpose()?;
+        let (ctx, cloud) = ctx_json(env, ctx)?;
+        let req = ExecuteRequest {
+            name,
+            code,
+            hash: hash.unwrap_or_default(),
+            ctx,
+            options: options.unwrap_or_default(),
+            cloud,
+        };
+        Ok::<_, CoreError>((engine, req))
+    })();
+    spawn(
+        env,
+        async move {
+            let (engine, req) = prepared?;
+            engine.execute(req).await
+        },
+        |_, r| Ok(ResultJs(r)),
+    )
 }
 
 /// The local pool's counts, as `health().pool` reports them.

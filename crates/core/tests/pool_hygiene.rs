@@ -120,14 +120,21 @@ async fn every_fault_has_its_kind() {
         ("module.exports = () => { this.constructor.constructor('return process')().stdout.write(JSON.stringify({ done: { nonce: 'forged', data: 1 } }) + '\\n'); return new Promise(() => {}) }", FailureKind::ProtocolViolation, "does not belong to the running invocation"),
     ];
     for (code, kind, message) in cases {
-        let timeout = if kind == FailureKind::Timeout { 300 } else { 5000 };
+        let timeout = if kind == FailureKind::Timeout {
+            300
+        } else {
+            5000
+        };
         let r = run(&e, code, Some(timeout)).await;
         assert_eq!(r.kind, Some(kind), "{code}: {:?}", r.error);
         let error = r.error.unwrap_or_default();
         assert!(error.contains(message), "{code}: {error}");
     }
     // After all of that, the pool still serves.
-    assert_eq!(run(&e, "module.exports = () => 2", None).await.data_value(), json!(2));
+    assert_eq!(
+        run(&e, "module.exports = () => 2", None).await.data_value(),
+        json!(2)
+    );
     let metrics = e.metrics_text();
     assert!(
         metrics.contains("runtime_invocation_failures_total{code=\"PROTOCOL_VIOLATION\"} 2"),
@@ -143,9 +150,9 @@ async fn a_storm_queues_instead_of_timing_out() {
     let mut set = tokio::task::JoinSet::new();
     for i in 0..1200 {
         let e = e.clone();
-        set.spawn(async move {
-            run(&e, &format!("module.exports = () => {i} % 7"), Some(1000)).await
-        });
+        set.spawn(
+            async move { run(&e, &format!("module.exports = () => {i} % 7"), Some(1000)).await },
+        );
     }
     let mut ok = 0;
     while let Some(r) = set.join_next().await {
@@ -166,7 +173,12 @@ async fn a_storm_queues_instead_of_timing_out() {
     let slow = {
         let e = e.clone();
         tokio::spawn(async move {
-            run(&e, "module.exports = () => new Promise(r => setTimeout(r, 600))", Some(2000)).await
+            run(
+                &e,
+                "module.exports = () => new Promise(r => setTimeout(r, 600))",
+                Some(2000),
+            )
+            .await
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -191,7 +203,12 @@ async fn timeout_counts_from_the_start_of_the_run() {
     for _ in 0..4 {
         let e = e.clone();
         set.spawn(async move {
-            run(&e, "module.exports = () => new Promise(r => setTimeout(() => r('ok'), 300))", Some(500)).await
+            run(
+                &e,
+                "module.exports = () => new Promise(r => setTimeout(() => r('ok'), 300))",
+                Some(500),
+            )
+            .await
         });
     }
     while let Some(r) = set.join_next().await {
@@ -213,7 +230,11 @@ async fn deep_values_and_lone_surrogates() {
     .await;
     assert_eq!(r.error, None);
     let text = r.data.get();
-    assert!(text.starts_with("[[[[") && text.len() == 1000 * 2 + 1, "{}", text.len());
+    assert!(
+        text.starts_with("[[[[") && text.len() == 1000 * 2 + 1,
+        "{}",
+        text.len()
+    );
 
     // A lone surrogate in the result is carried faithfully (as an escape).
     let r = run(&e, "module.exports = () => ({ s: 'a\\ud800b' })", None).await;
@@ -222,7 +243,12 @@ async fn deep_values_and_lone_surrogates() {
 
     // In a log line it becomes U+FFFD; the worker is not replaced.
     let before = e.pool_stats().unwrap().replaced;
-    let r = run(&e, "module.exports = () => { console.log('x\\udc00y'); return 1 }", None).await;
+    let r = run(
+        &e,
+        "module.exports = () => { console.log('x\\udc00y'); return 1 }",
+        None,
+    )
+    .await;
     assert_eq!(r.error, None);
     assert_eq!(r.logs, vec!["x\u{fffd}y".to_string()]);
     assert_eq!(e.pool_stats().unwrap().replaced, before);
@@ -281,25 +307,39 @@ async fn large_ctx_is_delivered_in_linear_time() {
     }
     eprintln!("8 MiB: {:?}, 32 MiB: {:?}", times[0], times[1]);
     // Linear: 4× the bytes may take ~4× the time, not 16×.
-    assert!(times[1] < times[0] * 8 + Duration::from_millis(200), "{times:?}");
+    assert!(
+        times[1] < times[0] * 8 + Duration::from_millis(200),
+        "{times:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_waits_for_running_work_and_leaves_nothing() {
     let e = engine(2);
-    assert_eq!(run(&e, "module.exports = () => 1", None).await.data_value(), json!(1));
+    assert_eq!(
+        run(&e, "module.exports = () => 1", None).await.data_value(),
+        json!(1)
+    );
     let dir = e.pool_dir().expect("the pool has a folder");
     assert!(dir.exists());
     let running = {
         let e = e.clone();
         tokio::spawn(async move {
-            run(&e, "module.exports = () => new Promise(r => setTimeout(() => r('done'), 300))", None).await
+            run(
+                &e,
+                "module.exports = () => new Promise(r => setTimeout(() => r('done'), 300))",
+                None,
+            )
+            .await
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     let t0 = Instant::now();
     e.shutdown().await;
-    assert!(t0.elapsed() >= Duration::from_millis(150), "shutdown waited for the running invocation");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(150),
+        "shutdown waited for the running invocation"
+    );
     assert_eq!(running.await.unwrap().data_value(), json!("done"));
     assert_eq!(e.pool_stats().unwrap().total, 0);
     assert!(!dir.exists(), "{dir:?} is left");
@@ -325,15 +365,15 @@ async fn numeric_options_are_range_checked() {
     for (opts, msg) in [
         (
             InvocationOptions { timeout_ms: Some(0), ..Default::default() },
-            "options.timeoutMs must be an integer from 1 to 900000 (RUNTIME_MAX_TIMEOUT_MS), got 0",
+            "options.timeoutMs (RUNTIME_MAX_TIMEOUT_MS) must be an integer from 1 to 900000, got 0",
         ),
         (
             InvocationOptions { timeout_ms: Some(4_294_967_396), ..Default::default() },
-            "options.timeoutMs must be an integer from 1 to 900000 (RUNTIME_MAX_TIMEOUT_MS), got 4294967396",
+            "options.timeoutMs (RUNTIME_MAX_TIMEOUT_MS) must be an integer from 1 to 900000, got 4294967396",
         ),
         (
             InvocationOptions { memory_mb: Some(8), ..Default::default() },
-            "options.memoryMb must be an integer from 16 to",
+            "options.memoryMb (RUNTIME_MAX_MEMORY_MB) must be an integer from 16 to",
         ),
     ] {
         let err = e

@@ -67,11 +67,17 @@ fn both_sides_agree() {
             }
             FromWorker::Need { .. } => "need",
             FromWorker::Log { line, .. } => {
-                assert_eq!(line, "line \u{fffd} end", "lone surrogates in logs become U+FFFD");
+                assert_eq!(
+                    line, "line \u{fffd} end",
+                    "lone surrogates in logs become U+FFFD"
+                );
                 "log"
             }
             FromWorker::Call { seq, op, args, .. } => {
-                assert_eq!((*seq, op.as_str(), args.get()), (3, "db.findOne", r#"{"collection":"c"}"#));
+                assert_eq!(
+                    (*seq, op.as_str(), args.get()),
+                    (3, "db.findOne", r#"{"collection":"c"}"#)
+                );
                 "call"
             }
             FromWorker::Done { data, .. } => {
@@ -82,7 +88,11 @@ fn both_sides_agree() {
                 if *retire {
                     assert_eq!(*kind, FailureKind::Timeout);
                 } else {
-                    assert_eq!(*kind, FailureKind::FunctionThrew, "unknown kinds are sent as FUNCTION_THREW");
+                    assert_eq!(
+                        *kind,
+                        FailureKind::FunctionThrew,
+                        "unknown kinds are sent as FUNCTION_THREW"
+                    );
                 }
                 "fail"
             }
@@ -92,7 +102,9 @@ fn both_sides_agree() {
     }
     assert_eq!(
         seen,
-        ["ready", "need", "log", "call", "done", "fail"].into_iter().collect()
+        ["ready", "need", "log", "call", "done", "fail"]
+            .into_iter()
+            .collect()
     );
 
     // Host → worker: the fields Rust writes are the fields JavaScript reads.

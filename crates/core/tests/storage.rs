@@ -120,11 +120,10 @@ async fn an_unreachable_endpoint_is_a_quick_clear_error() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(e.code(), "STORAGE_ERROR");
+    assert_eq!(e.code(), "STORAGE_UNREACHABLE");
     assert!(
-        e.to_string().starts_with(&format!(
-            "storage error: storage unreachable at http://127.0.0.1:{port}"
-        )),
+        e.to_string()
+            .starts_with(&format!("storage unreachable: http://127.0.0.1:{port}")),
         "{e}"
     );
 }

@@ -1,11 +1,14 @@
 //! A circuit breaker per service (database, storage) of a Cloud.
 //!
-//! When a call finds the service unreachable, the breaker opens: later calls
-//! fail at once with the same error instead of each waiting out a connect or
-//! server-selection timeout while holding a worker. A background task probes
-//! the service's addresses (a TCP connect every [`PROBE_EVERY`]) and closes
-//! the breaker as soon as one answers, so recovery takes well under a second
-//! after the service is back.
+//! - A call that has not finished after [`SLOW_CALL`] checks whether the
+//!   service accepts TCP connections at all; if not, it fails then, instead
+//!   of waiting out the driver's server-selection or connect timeout while
+//!   holding a worker.
+//! - When a call finds the service unreachable, the breaker opens: later
+//!   calls fail at once with the same error. A background task probes the
+//!   service's addresses (a TCP connect every [`PROBE_EVERY`]) and closes the
+//!   breaker as soon as one answers, so recovery takes well under a second
+//!   after the service is back.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +16,8 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 
 pub const PROBE_EVERY: Duration = Duration::from_millis(200);
+/// How long a call runs before its service's reachability is checked.
+pub const SLOW_CALL: Duration = Duration::from_millis(300);
 const PROBE_CONNECT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +67,37 @@ impl Breaker {
             },
             Err(_) => Ok(()),
         }
+    }
+
+    /// Runs one call of the service at `targets` (`host:port`) through the
+    /// breaker.
+    pub async fn run<T>(
+        &self,
+        targets: impl Fn() -> Vec<String>,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.check()?;
+        tokio::pin!(call);
+        let r = tokio::select! {
+            r = &mut call => r,
+            _ = tokio::time::sleep(SLOW_CALL) => {
+                let t = targets();
+                if any_answers(&t).await {
+                    call.await
+                } else {
+                    let what = match self.service {
+                        Service::Database => "MongoDB",
+                        Service::Storage => "S3",
+                    };
+                    Err(Self::error(
+                        self.service,
+                        &format!("no {what} server reachable at {}: it does not accept connections", t.join(",")),
+                    ))
+                }
+            }
+        };
+        self.record(&r, targets);
+        r
     }
 
     /// Notes a call's result; an unreachable service opens the breaker and

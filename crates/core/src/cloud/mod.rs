@@ -76,16 +76,18 @@ impl Cloud {
         if let Some(method) = op.strip_prefix("db.") {
             self.db_breaker.check()?;
             let db = self.database().await?;
-            let r = db.dispatch(method, args).await;
-            self.db_breaker.record(&r, || db.probe_targets());
-            return r;
+            return self
+                .db_breaker
+                .run(|| db.probe_targets(), db.dispatch(method, args))
+                .await;
         }
         if let Some(method) = op.strip_prefix("storage.") {
             self.storage_breaker.check()?;
             let storage = self.storage().await?;
-            let r = storage.dispatch(method, args).await;
-            self.storage_breaker.record(&r, || storage.probe_targets());
-            return r;
+            return self
+                .storage_breaker
+                .run(|| storage.probe_targets(), storage.dispatch(method, args))
+                .await;
         }
         Err(Error::invalid(format!("unknown cloud operation {op:?}")))
     }
@@ -94,11 +96,12 @@ impl Cloud {
     pub async fn load_function(&self, name: &str) -> Result<Option<database::StoredFunction>> {
         self.db_breaker.check()?;
         let db = self.database().await?;
-        let r = db
-            .load_function(&self.config.functions_collection, name)
-            .await;
-        self.db_breaker.record(&r, || db.probe_targets());
-        r
+        self.db_breaker
+            .run(
+                || db.probe_targets(),
+                db.load_function(&self.config.functions_collection, name),
+            )
+            .await
     }
 
     /// `up`, `down`, `unknown` or `not_configured`, for `health()`.

@@ -235,14 +235,14 @@ impl Engine {
         let timeout_ms = req.options.timeout_ms.unwrap_or(self.config.timeout_ms);
         if !(1..=self.config.max_timeout_ms).contains(&timeout_ms) {
             return Err(Error::invalid(format!(
-                "options.timeoutMs must be an integer from 1 to {} (RUNTIME_MAX_TIMEOUT_MS), got {timeout_ms}",
+                "options.timeoutMs (RUNTIME_MAX_TIMEOUT_MS) must be an integer from 1 to {}, got {timeout_ms}",
                 self.config.max_timeout_ms
             )));
         }
         let memory_mb = req.options.memory_mb.unwrap_or(self.config.memory_mb);
         if !(16..=self.config.max_memory_mb).contains(&memory_mb) {
             return Err(Error::invalid(format!(
-                "options.memoryMb must be an integer from 16 to {} (RUNTIME_MAX_MEMORY_MB), got {memory_mb}",
+                "options.memoryMb (RUNTIME_MAX_MEMORY_MB) must be an integer from 16 to {}, got {memory_mb}",
                 self.config.max_memory_mb
             )));
         }
