@@ -100,8 +100,19 @@ describe('HTTP behaviour', () => {
     expect(res.status).toBe(500);
     const body = await res.json();
     expect(body.error).toBe('something went wrong');
+    expect(body.errorCode).toBe('FUNCTION_THREW');
     expect(body.stack).toContain('fail.js:3');
     expect(decompressLogs(res.headers.get('x-function-logs'))).toEqual(['[WARN] about to fail']);
+  });
+
+  it('GET /health reports the runtime (status, backend, pool, services)', async () => {
+    const res = await fetch(`${base}/health`);
+    expect(res.status).toBe(200);
+    const h = await res.json();
+    expect(h.ok).toBe(true);
+    expect(h.backend).toBe('local');
+    expect(Object.keys(h.pool).sort()).toEqual(['busy', 'idle', 'queued', 'replaced', 'workers']);
+    expect(h.services.database).toMatch(/^(up|unknown)$/);
   });
 
   it('a timeout is a 500 and the server keeps serving', async () => {
@@ -109,7 +120,7 @@ describe('HTTP behaviour', () => {
     // RUNTIME_TIMEOUT_MS is 10 s by default; this function loops until then.
     const res = await invoke('quick-timeout');
     expect(res.status).toBe(500);
-    expect((await res.json()).error).toBe('Function timed out after 10000 ms');
+    expect(await res.json()).toEqual({ error: 'Function timed out after 10000 ms', errorCode: 'TIMEOUT' });
     expect((await invoke('hello')).status).toBe(200);
   }, 20_000);
 });

@@ -51,7 +51,7 @@ const services = {
   mongo: {
     port: mongoPort,
     start: () => spawn(path.join(ROOT, '.tools/venv/bin/secantusd-py'),
-      ['--host', '127.0.0.1', '--port', String(mongoPort), '--storage-path', path.join(work, 'mongo')],
+      ['--host', '127.0.0.1', '--port', String(mongoPort), '--storage-path', path.join(work, 'mongo'), '--sync-on-commit'],
       { stdio: 'ignore' }),
   },
   s3: {

@@ -710,7 +710,7 @@ impl Bucket {
 
     /// A SigV4-presigned PUT URL. `expiresIn` seconds, 1 to 604800 (7 days).
     /// @default expiresIn 3600
-    /// Throws `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
+    /// Rejects with `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
     #[napi(
         ts_args_type = "key: string, expiresIn?: number | undefined | null",
         ts_return_type = "Promise<string>"
@@ -733,7 +733,7 @@ impl Bucket {
 
     /// A SigV4-presigned GET URL. `expiresIn` seconds, 1 to 604800 (7 days).
     /// @default expiresIn 3600
-    /// Throws `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
+    /// Rejects with `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
     #[napi(
         ts_args_type = "key: string, expiresIn?: number | undefined | null",
         ts_return_type = "Promise<string>"

@@ -9,7 +9,7 @@ import express from 'express';
 import { MongoClient } from 'mongodb';
 
 const require = createRequire(import.meta.url);
-const { executeFunction, logsHeader } = require('../../index.js');
+const { executeFunction, logsHeader, health, shutdown } = require('../../index.js');
 
 // Both sides hashed first: equal lengths, so neither content nor length leaks.
 function tokenMatches(given, expected) {
@@ -27,7 +27,11 @@ export async function createApp({ developToken, mongoUrl, dbName = 'simple_ide',
 
   const app = express();
   app.use(express.json());
-  app.get('/health', (req, res) => res.json({ ok: true }));
+  // For a load balancer: cheap, no I/O; 503 once the runtime is shutting down.
+  app.get('/health', (req, res) => {
+    const h = health();
+    res.status(h.status === 'shut_down' ? 503 : 200).json({ ok: h.status !== 'shut_down', ...h });
+  });
 
   app.all('/invoke/:name', async (req, res) => {
     if (!tokenMatches(req.get('x-develop-token'), developToken)) {
@@ -51,7 +55,12 @@ export async function createApp({ developToken, mongoUrl, dbName = 'simple_ide',
       const result = await executeFunction(name, fn.compiled, fn.hash || '', ctx);
       res.set('x-function-logs', logsHeader(result.logs));
       res.set('x-execution-time', String(Math.round(result.time * 1000) / 1000));
-      if (result.error) return res.status(500).json({ error: result.error, stack: result.stack });
+      if (result.error) {
+        // QUEUE_TIMEOUT: the function did not run (every worker was busy); the client may retry.
+        if (result.errorCode === 'QUEUE_TIMEOUT') res.set('retry-after', '1');
+        const status = result.errorCode === 'QUEUE_TIMEOUT' ? 503 : 500;
+        return res.status(status).json({ error: result.error, errorCode: result.errorCode, stack: result.stack });
+      }
       res.json(result.data);
     } catch (err) {
       // Misuse of the runtime API or the store being down: the server keeps serving.
@@ -69,5 +78,11 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
     dbName: process.env.MONGODB_DB || 'simple_ide',
   });
   const port = Number(process.env.PORT || 8000);
-  app.listen(port, '127.0.0.1', () => console.log(`simple-ide runtime example on http://127.0.0.1:${port}`));
+  const server = app.listen(port, '127.0.0.1', () => console.log(`simple-ide runtime example on http://127.0.0.1:${port}`));
+  // Graceful stop: no new requests, running functions finish, workers and temp folders go.
+  process.once('SIGTERM', async () => {
+    server.close();
+    await shutdown();
+    process.exit(0);
+  });
 }

@@ -371,7 +371,7 @@ impl Bucket {
         let expires_in = expires_in.unwrap_or(DEFAULT_EXPIRES);
         if expires_in == 0 || expires_in > MAX_EXPIRES {
             return Err(Error::invalid(format!(
-                "expiresIn must be between 1 and {MAX_EXPIRES} seconds (7 days), got {expires_in}"
+                "expiresIn must be an integer from 1 to {MAX_EXPIRES}, got {expires_in}"
             )));
         }
         let now = SystemTime::now()

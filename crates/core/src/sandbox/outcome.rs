@@ -173,7 +173,7 @@ impl Outcome {
             logs,
             FailureKind::OutOfMemory,
             format!(
-                "Function ran out of memory: the worker's limit is {memory_mb} MB (RUNTIME_MEMORY_MB / options.memoryMb)"
+                "Function ran out of memory: the worker's heap limit is {memory_mb} MB (RUNTIME_MEMORY_MB / options.memoryMb)"
             ),
         )
     }
