@@ -30,13 +30,13 @@ export declare class Bucket {
   /**
    * A SigV4-presigned PUT URL. `expiresIn` seconds, 1 to 604800 (7 days).
    * @default expiresIn 3600
-   * Throws `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
+   * Rejects with `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
    */
   getUploadUrl(key: string, expiresIn?: number | undefined | null): Promise<string>
   /**
    * A SigV4-presigned GET URL. `expiresIn` seconds, 1 to 604800 (7 days).
    * @default expiresIn 3600
-   * Throws `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
+   * Rejects with `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
    */
   getDownloadUrl(key: string, expiresIn?: number | undefined | null): Promise<string>
 }

@@ -342,9 +342,11 @@ pub fn shutdown(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
     )
 }
 
-/// Prometheus text: `runtime_invocations_total{status}`, the
+/// Prometheus text: `runtime_invocations_total{status}`,
+/// `runtime_invocation_failures_total{code}` (one series per `errorCode`), the
 /// `runtime_invocation_duration_ms` histogram, `runtime_pool_workers{state}`,
-/// `runtime_pool_workers_replaced_total`, `runtime_sandbox_errors_total`.
+/// `runtime_pool_queued`, `runtime_pool_workers_replaced_total`,
+/// `runtime_sandbox_errors_total`.
 #[napi]
 pub fn metrics(env: &Env) -> napi::Result<String> {
     Ok(throw(env, engine())?.metrics_text())
