@@ -11,7 +11,8 @@
 const __PROTOCOL = Object.freeze({
   // Fields of the frames the worker reads.
   toWorker: {
-    run: ['nonce', 'key', 'name', 'code', 'ctx', 'env', 'logCap', 'maxResult'],
+    // followed by one line: ctx as JSON text
+    run: ['nonce', 'key', 'name', 'code', 'env', 'logCap', 'maxResult'],
     reply: ['nonce', 'seq', 'ok', 'value', 'error', 'errorCode', 'serverCode'],
   },
   // Failure kinds (ExecuteResult.errorCode) the worker reports.

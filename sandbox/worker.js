@@ -151,10 +151,18 @@ process.on('exit', (code) => {
   }
 });
 
+let __awaitingCtx = null; // a run frame whose ctx line comes next
 function __onLine(line) {
+  if (__awaitingCtx) {
+    const run = __awaitingCtx;
+    __awaitingCtx = null;
+    run.ctx = line;
+    __run(run);
+    return;
+  }
   let msg;
   try { msg = JSON.parse(line); } catch { return; }
-  if (msg.run) __run(msg.run);
+  if (msg.run) __awaitingCtx = msg.run;
   else if (msg.reply) __onReply(msg.reply);
 }
 
@@ -171,7 +179,7 @@ process.stdin.on('data', (chunk) => {
     const line = __parts.length === 1 ? __parts[0] : __parts.join('');
     __parts = [];
     start = i + 1;
-    if (line) __onLine(line);
+    if (line || __awaitingCtx) __onLine(line);
   }
   if (start < chunk.length) __parts.push(chunk.slice(start));
 });

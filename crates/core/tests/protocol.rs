@@ -114,7 +114,6 @@ fn both_sides_agree() {
         key: "k",
         name: "f",
         code: Some("c"),
-        ctx: "{}",
         env: &env,
         log_cap: 1,
         max_result: 2,

@@ -258,6 +258,15 @@ impl Engine {
             Some(c) => c,
             None => self.default_cloud().await,
         };
+        // ctx travels to a worker as one line: a caller's pretty-printed
+        // JSON is made compact (JSON.stringify never writes a newline).
+        let ctx = if req.ctx.contains('\n') {
+            serde_json::from_str::<Value>(&req.ctx)
+                .map_err(|e| Error::invalid(format!("ctx is not valid JSON: {e}")))?
+                .to_string()
+        } else {
+            req.ctx
+        };
         let prepared = self.cache.get_or_prepare(&req.name, &req.hash, &req.code);
         let env = Arc::new(serde_json::to_value(cloud.env()).unwrap_or(Value::Null));
         let scope = Arc::new(scope::Scope::new(self.clone(), cloud, depth, backend));
@@ -265,7 +274,7 @@ impl Engine {
             key: prepared.key,
             name: prepared.name,
             code: prepared.code,
-            ctx: req.ctx,
+            ctx,
             env,
             timeout_ms,
             parent_deadline,

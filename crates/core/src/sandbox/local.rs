@@ -451,17 +451,22 @@ impl Drop for Worker {
 }
 
 fn run_frame(nonce: &str, job: &Job, with_code: bool) -> String {
-    ToWorker::Run(Run {
+    let head = ToWorker::Run(Run {
         nonce,
         key: &job.key,
         name: &job.name,
         code: with_code.then_some(&*job.code),
-        ctx: &job.ctx,
         env: &job.env,
         log_cap: job.log_cap,
         max_result: job.max_result,
     })
-    .to_line()
+    .to_line();
+    // The ctx line follows as is: one copy here, one parse in the worker.
+    let mut frame = String::with_capacity(head.len() + job.ctx.len() + 1);
+    frame.push_str(&head);
+    frame.push_str(&job.ctx);
+    frame.push('\n');
+    frame
 }
 
 fn reply_frame(nonce: &str, seq: u64, result: Result<Value>) -> String {

@@ -31,7 +31,9 @@
 //!
 //! Host → worker ([`ToWorker`]):
 //! - `run`: start an invocation (`code` is null when the worker already
-//!   compiled `key`).
+//!   compiled `key`). The next line is the invocation's `ctx`, as JSON text
+//!   on one line: it is parsed once, inside the invocation's own context
+//!   (a `ctx` string inside the frame would be escaped, then parsed twice).
 //! - `reply`: the answer to a `call`.
 //!
 //! Worker → host ([`FromWorker`]):
@@ -67,8 +69,6 @@ pub struct Run<'a> {
     pub key: &'a str,
     pub name: &'a str,
     pub code: Option<&'a str>,
-    /// `ctx` as JSON text, parsed by the worker inside the invocation's context.
-    pub ctx: &'a str,
     /// `cloud.env`.
     pub env: &'a Value,
     /// Bytes of console output kept.
