@@ -6,22 +6,44 @@
 # optionalDependency on the platform package then resolves to the tarball):
 #   npm install /path/to/dist/*.tgz
 # Needs what the build needs (Node.js, Rust); prints each tarball's size.
+#
+#   bash scripts/pack.sh                                  build for the host, then pack
+#   bash scripts/pack.sh --prebuilt --target <triple>     pack a binary built elsewhere (the
+#                                                         release workflow's artifact, already
+#                                                         at ./simple-ide-runtime.<platform>.node)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+prebuilt=0
+target=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --prebuilt) prebuilt=1 ;;
+    --target) target=$2; shift ;;
+    *) echo "pack: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 [ -x node_modules/.bin/napi ] || npm install --no-audit --no-fund --loglevel=error
 
 node scripts/package-check.mjs
 
-echo "==> the addon (release build)"
-npx napi build --platform --release
-
-host=$(rustc -vV | sed -n 's/^host: //p')
-abi=$(node --input-type=module -e "import { parseTriple } from '@napi-rs/cli'; console.log(parseTriple('$host').platformArchABI)")
+if [ -z "$target" ]; then
+  target=$(rustc -vV | sed -n 's/^host: //p')
+fi
+abi=$(node --input-type=module -e "import { parseTriple } from '@napi-rs/cli'; console.log(parseTriple('$target').platformArchABI)")
 binary="simple-ide-runtime.$abi.node"
 if [ ! -d "npm/$abi" ]; then
-  echo "pack: $host ($abi) is not one of package.json's napi.targets" >&2
+  echo "pack: $target ($abi) is not one of package.json's napi.targets" >&2
   exit 1
+fi
+
+if [ "$prebuilt" = 1 ]; then
+  [ -f "$binary" ] || { echo "pack: --prebuilt, but $binary is not here" >&2; exit 1; }
+else
+  echo "==> the addon (release build)"
+  npx napi build --platform --release
 fi
 
 # The binary as shipped: stripped (Cargo.toml's release profile) and small.
