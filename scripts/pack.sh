@@ -42,8 +42,8 @@ fi
 if [ "$prebuilt" = 1 ]; then
   [ -f "$binary" ] || { echo "pack: --prebuilt, but $binary is not here" >&2; exit 1; }
 else
-  echo "==> the addon (release build)"
-  npx napi build --platform --release
+  echo "==> the addon (profile dist: the release build, size-optimised)"
+  npx napi build --platform --profile dist
 fi
 
 # The binary as shipped: stripped (Cargo.toml's release profile) and small.
