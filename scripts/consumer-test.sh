@@ -77,10 +77,25 @@ done
 node http-check.js "http://127.0.0.1:$port"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 
+# Each test file notes its process id: in band both run in this process's one
+# child, with 2 workers in two processes (each loading the addon).
+jest_run() { # expected process count, jest arguments...
+  local expected=$1; shift
+  export JEST_PIDS_FILE="$WORK/jest-pids"
+  rm -f "$JEST_PIDS_FILE"
+  timeout 300 npx jest --ci "$@" test/
+  local processes
+  processes=$(sort -u "$JEST_PIDS_FILE" | wc -l)
+  if [ "$processes" -ne "$expected" ]; then
+    echo "jest $*: the 2 files ran in $processes process(es), expected $expected" >&2
+    exit 1
+  fi
+  echo "jest $*: 2 files in $processes process(es)"
+}
 echo "==> jest, in band"
-timeout 300 npx jest --runInBand --ci test/
+jest_run 1 --runInBand
 echo "==> jest, 2 workers"
-timeout 300 npx jest --maxWorkers=2 --ci test/
+jest_run 2 --maxWorkers=2
 
 echo "==> TypeScript: tsc --noEmit over every export of index.d.ts"
 missing=$(node -e '

@@ -7,6 +7,9 @@ const SUFFIX = '_jest_invoke'
 let server
 let base
 
+// consumer-test.sh counts the processes the files ran in (in band: 1; --maxWorkers=2: 2).
+if (process.env.JEST_PIDS_FILE) require('node:fs').appendFileSync(process.env.JEST_PIDS_FILE, `${process.pid}\n`)
+
 beforeAll(async () => {
   await seed(SUFFIX)
   server = createApp().listen(0, '127.0.0.1')
