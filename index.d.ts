@@ -293,9 +293,11 @@ export interface Health {
 export declare function logsHeader(logs: string[], maxBytes?: number | undefined | null): string
 
 /**
- * Prometheus text: `runtime_invocations_total{status}`, the
+ * Prometheus text: `runtime_invocations_total{status}`,
+ * `runtime_invocation_failures_total{code}` (one series per `errorCode`), the
  * `runtime_invocation_duration_ms` histogram, `runtime_pool_workers{state}`,
- * `runtime_pool_workers_replaced_total`, `runtime_sandbox_errors_total`.
+ * `runtime_pool_queued`, `runtime_pool_workers_replaced_total`,
+ * `runtime_sandbox_errors_total`.
  */
 export declare function metrics(): string
 
