@@ -1,9 +1,11 @@
 //! A circuit breaker per service (database, storage) of a Cloud.
 //!
 //! - A call that has not finished after [`SLOW_CALL`] checks whether the
-//!   service accepts TCP connections at all; if not, it fails then, instead
-//!   of waiting out the driver's server-selection or connect timeout while
-//!   holding a worker.
+//!   service accepts TCP connections at all; if every address refuses them
+//!   (the server is not running), it fails then, instead of waiting out the
+//!   driver's server-selection timeout while holding a worker. A slow
+//!   answer to that check proves nothing (a busy server is slow), so the
+//!   call then goes on.
 //! - When a call finds the service unreachable, the breaker opens: later
 //!   calls fail at once with the same error. A background task probes the
 //!   service's addresses (a TCP connect every [`PROBE_EVERY`]) and closes the
@@ -82,7 +84,7 @@ impl Breaker {
             r = &mut call => r,
             _ = tokio::time::sleep(SLOW_CALL) => {
                 let t = targets();
-                if any_answers(&t).await {
+                if !all_refuse(&t).await {
                     call.await
                 } else {
                     let what = match self.service {
@@ -91,7 +93,7 @@ impl Breaker {
                     };
                     Err(Self::error(
                         self.service,
-                        &format!("no {what} server reachable at {}: it does not accept connections", t.join(",")),
+                        &format!("no {what} server reachable at {}: connection refused", t.join(",")),
                     ))
                 }
             }
@@ -142,6 +144,21 @@ impl Breaker {
             _ => "unknown",
         }
     }
+}
+
+/// Whether every address actively refuses a connection (nothing listens).
+async fn all_refuse(targets: &[String]) -> bool {
+    if targets.is_empty() {
+        return false;
+    }
+    for t in targets {
+        let connect = tokio::net::TcpStream::connect(t.as_str());
+        match tokio::time::timeout(PROBE_CONNECT, connect).await {
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 async fn any_answers(targets: &[String]) -> bool {
