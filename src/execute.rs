@@ -159,7 +159,10 @@ fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<CtxParts, Co
 /// Resolves (never rejects) for anything the function did: throw, timeout, crash,
 /// out-of-memory, bad return value — see `ExecuteResult.error`. Rejects only for misuse:
 /// `INVALID_ARGUMENT` (empty name, unknown option value, ctx not JSON), `CONFIG_INVALID`
-/// (a bad RUNTIME_* variable), `WORKER_FAILED` (node could not be started).
+/// (a bad RUNTIME_* variable), `WORKER_FAILED` (node could not be started), and on the dify
+/// backend `SANDBOX_*` (see the README). Inside a function on the dify backend, a `fetch` the egress policy
+/// refuses rejects with a `TypeError` whose `errorCode` is `EGRESS_REFUSED` (the message
+/// names the address and `RUNTIME_EGRESS_ALLOW`); an allowed one that fails, `EGRESS_FAILED`.
 #[napi(ts_return_type = "Promise<ExecuteResult>")]
 pub fn execute_function<'env>(
     env: &'env Env,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::egress::EgressPolicy;
 use crate::error::{Error, Result};
 
 /// Where a function runs.
@@ -74,6 +75,8 @@ pub struct RuntimeConfig {
     pub module_cache_bytes: usize,
     /// The `node` binary for local workers; the addon passes the host's own.
     pub node_path: Option<PathBuf>,
+    /// Who a function's own `fetch` may reach (`RUNTIME_EGRESS`, `RUNTIME_EGRESS_ALLOW`).
+    pub egress: EgressPolicy,
 }
 
 impl Default for RuntimeConfig {
@@ -93,6 +96,7 @@ impl Default for RuntimeConfig {
             max_response_bytes: 8 * 1024 * 1024,
             module_cache_bytes: 64 * 1024 * 1024,
             node_path: None,
+            egress: EgressPolicy::default(),
         }
     }
 }
@@ -116,6 +120,7 @@ impl RuntimeConfig {
             sandbox_api_key: get("SANDBOX_API_KEY"),
             bridge_url: get("RUNTIME_BRIDGE_URL").map(|u| u.trim_end_matches('/').to_string()),
             node_path: get("RUNTIME_NODE_PATH").map(PathBuf::from),
+            egress: EgressPolicy::from_lookup(&get)?,
             ..Default::default()
         };
         c.backend = match get("RUNTIME_BACKEND") {

@@ -109,7 +109,7 @@ impl DifyClient {
     }
 
     pub async fn run(&self, job: &Job) -> Result<Outcome> {
-        let ticket = self.bridge.issue(job.calls.clone());
+        let ticket = self.bridge.issue(job.calls.clone(), job.deadline);
         let nonce = format!("\u{1e}{}:", random_hex(12));
         let body = json!({
             "language": "nodejs",
