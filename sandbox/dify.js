@@ -14,11 +14,13 @@
 //
 // The allow-list lacks `writev` and `shutdown` (measured against the real
 // server: see DIFY-SANDBOX.md and shared/dify-sandbox/README.md), so:
-// - frames are collected and written with fs.writeSync, one `write` call per
-//   flush (at the end, past 64 KiB, and every 50 ms so that a function killed
-//   at the server's timeout keeps most of its logs). Writing each line with
-//   console.log/process.stdout.write lets node queue writes on a full pipe
-//   and flush them with `writev`: killed after a few hundred KB.
+// - frames are written with fs.writeSync, i.e. plain `write` calls that block
+//   until the server has read them: the first 1000 at once (so a function
+//   killed at the server's timeout keeps the logs it wrote), later ones
+//   collected and written one `write` per flush (past 64 KiB, every 50 ms, at
+//   the end). Writing with console.log/process.stdout.write lets node queue
+//   writes on a full pipe and flush them with `writev`: killed after a few
+//   hundred KB.
 // - the bridge is spoken to over a raw socket: one `write` of head + body,
 //   read until the server closes, then destroy() (never end(): `shutdown`).
 //   http.request and fetch POST bodies go out with `writev`: killed.
@@ -51,11 +53,12 @@ function __difyMain(cfg) {
     }
   };
   const flusher = setInterval(flush, 50);
+  let frames = 0;
   const emit = (kind, payload) => {
     const frame = '\n' + cfg.nonce + kind + payload + '\n';
     pending.push(frame);
     pendingBytes += frame.length;
-    if (pendingBytes >= 65536) flush();
+    if (++frames <= 1000 || pendingBytes >= 65536) flush();
   };
 
   let done = false;
