@@ -29,6 +29,11 @@ pub const DIFY_JS: &str = include_str!("../../../../sandbox/dify.js");
 /// reports the timeout; the server's `worker_timeout` kills the process.
 const CLIENT_MARGIN: Duration = Duration::from_millis(1000);
 
+/// Longest wait between two tries after a 503: the server's queue drains at
+/// its workers' pace, so doubling without a cap would sleep past the moment
+/// it has room (and past the deadline).
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
 pub struct DifyConfig {
     pub url: String,
     pub api_key: String,
@@ -164,7 +169,7 @@ impl DifyClient {
                 let wait = jittered(backoff);
                 if Instant::now() + wait < job.deadline {
                     sleep(wait).await;
-                    backoff *= 2;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
             }
