@@ -11,22 +11,68 @@
 // (the result), then JSON. Frames start on a fresh line, so user output
 // written with process.stdout.write cannot glue onto them, and without the
 // nonce user output cannot be taken for a frame.
+//
+// The allow-list lacks `writev` and `shutdown` (measured against the real
+// server: see DIFY-SANDBOX.md and shared/dify-sandbox/README.md), so:
+// - frames are written with fs.writeSync, i.e. plain `write` calls that block
+//   until the server has read them: the first 1000 at once (so a function
+//   killed at the server's timeout keeps the logs it wrote), later ones
+//   collected and written one `write` per flush (past 64 KiB, every 50 ms, at
+//   the end). Writing with console.log/process.stdout.write lets node queue
+//   writes on a full pipe and flush them with `writev`: killed after a few
+//   hundred KB.
+// - the bridge is spoken to over a raw socket: one `write` of head + body,
+//   read until the server closes, then destroy() (never end(): `shutdown`).
+//   http.request and fetch POST bodies go out with `writev`: killed.
+// - the function's own `fetch` goes through the bridge (`/v1/fetch`), and
+//   the host performs it under its egress policy.
 // ---------------------------------------------------------------------------
 
 function __difyMain(cfg) {
-  const http = require('http');
+  const fs = require('fs');
+  const net = require('net');
   const ownFile = 'dify-runtime';
-  const emit = (kind, payload) => { process.stdout.write('\n' + cfg.nonce + kind + payload + '\n'); };
+
+  // ------------------------------------------------------------ stdout
+  let pending = [];
+  let pendingBytes = 0;
+  const flush = () => {
+    if (pending.length === 0) return;
+    const buf = Buffer.from(pending.join(''));
+    pending = [];
+    pendingBytes = 0;
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += fs.writeSync(1, buf, off, buf.length - off);
+      } catch (e) {
+        // A non-blocking pipe that is full (if anything opened process.stdout):
+        // the server is reading; try again.
+        if (e.code !== 'EAGAIN') throw e;
+      }
+    }
+  };
+  const flusher = setInterval(flush, 50);
+  let frames = 0;
+  const emit = (kind, payload) => {
+    const frame = '\n' + cfg.nonce + kind + payload + '\n';
+    pending.push(frame);
+    pendingBytes += frame.length;
+    if (++frames <= 1000 || pendingBytes >= 65536) flush();
+  };
+
   let done = false;
   const finish = (payload) => {
     if (done) return;
     done = true;
     timers.clearAll();
     clearTimeout(deadline);
+    clearInterval(flusher);
+    emit('R', payload);
+    flush();
     // Leftover handles (an open socket, an interval) must not keep the run
-    // alive until the server's own timeout; exit once stdout has drained
-    // (a pipe may be written asynchronously, and exit would cut it).
-    process.stdout.write('\n' + cfg.nonce + 'R' + payload + '\n', () => process.exit(0));
+    // alive until the server's own timeout.
+    process.exit(0);
   };
   const fail = (info) => finish(JSON.stringify(Object.assign({ failed: true }, info)));
   const timers = __makeTimers((err) => {
@@ -38,28 +84,61 @@ function __difyMain(cfg) {
   // like it does on the local pool, not end the process early.
   const deadline = setTimeout(() => fail({ error: `Function timed out after ${cfg.timeoutMs} ms`, kind: 'TIMEOUT' }), cfg.timeoutMs);
 
+  // ------------------------------------------------------------ bridge
   const bridge = new URL(cfg.bridgeUrl);
-  const call = (op, args) => new Promise((resolve, reject) => {
-    if (done) { reject(new Error('cloud call after the function returned')); return; }
-    const body = JSON.stringify({ op, args });
-    const req = http.request({
-      host: bridge.hostname.replace(/^\[|\]$/g, ''), port: bridge.port || 80, method: 'POST',
-      path: bridge.pathname.replace(/\/$/, '') + '/v1/call',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: 'Bearer ' + cfg.token },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => {
-        let reply;
-        try { reply = JSON.parse(text); } catch { reject(new Error(`cloud bridge answered HTTP ${res.statusCode} with a non-JSON body`)); return; }
-        if (reply.ok) resolve(reply.value);
-        else reject(__callError(reply));
-      });
+  const bridgeHost = bridge.hostname.replace(/^\[|\]$/g, '');
+  const bridgePort = Number(bridge.port || 80);
+  const bridgePath = bridge.pathname.replace(/\/$/, '');
+  // POSTs `body` (a string) to the bridge → Promise of the parsed JSON reply.
+  const post = (route, body) => new Promise((resolve, reject) => {
+    const payload = Buffer.from(body);
+    const head = `POST ${bridgePath}${route} HTTP/1.1\r\nHost: ${bridge.host}\r\nAuthorization: Bearer ${cfg.token}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${payload.length}\r\nConnection: close\r\n\r\n`;
+    const socket = net.connect({ host: bridgeHost, port: bridgePort, allowHalfOpen: true });
+    const chunks = [];
+    let settled = false;
+    const settle = (fn, v) => { if (!settled) { settled = true; socket.destroy(); fn(v); } };
+    socket.on('connect', () => socket.write(Buffer.concat([Buffer.from(head), payload])));
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', (e) => settle(reject, new Error(`cloud bridge unreachable at ${cfg.bridgeUrl}: ${e.message}`)));
+    socket.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const split = raw.indexOf('\r\n\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw.subarray(0, 16).toString('latin1'))?.[1]);
+      const text = split < 0 ? '' : raw.subarray(split + 4).toString('utf8');
+      try { settle(resolve, JSON.parse(text)); } catch { settle(reject, new Error(`cloud bridge answered HTTP ${status || '?'} with a non-JSON body`)); }
     });
-    req.on('error', (e) => reject(new Error(`cloud bridge unreachable at ${cfg.bridgeUrl}: ${e.message}`)));
-    req.end(body);
+    socket.on('close', () => settle(reject, new Error(`cloud bridge at ${cfg.bridgeUrl} closed the connection without an answer`)));
   });
+  const call = (op, args) => {
+    if (done) return Promise.reject(new Error('cloud call after the function returned'));
+    return post('/v1/call', JSON.stringify({ op, args })).then((reply) => {
+      if (reply.ok) return reply.value;
+      throw __callError(reply);
+    });
+  };
+
+  // A function's own fetch, performed by the host (see the bridge's /v1/fetch).
+  const difyFetch = async (input, init) => {
+    if (done) throw new TypeError('fetch after the function returned');
+    const req = new Request(input, init);
+    const signal = req.signal;
+    if (signal && signal.aborted) throw signal.reason;
+    const body = req.body === null ? null : Buffer.from(await req.arrayBuffer()).toString('base64');
+    const sent = post('/v1/fetch', JSON.stringify({ url: req.url, method: req.method, headers: [...req.headers], body }));
+    const reply = await (signal ? Promise.race([sent, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]) : sent);
+    if (!reply.ok) {
+      const e = new TypeError(reply.error);
+      e.code = reply.errorCode;
+      e.errorCode = reply.errorCode;
+      throw e;
+    }
+    const nullBody = reply.status === 101 || reply.status === 204 || reply.status === 205 || reply.status === 304;
+    const res = new Response(nullBody ? null : Buffer.from(reply.body, 'base64'), { status: reply.status, statusText: reply.statusText, headers: reply.headers });
+    Object.defineProperty(res, 'url', { value: reply.url });
+    Object.defineProperty(res, 'redirected', { value: reply.redirected });
+    return res;
+  };
 
   process.on('unhandledRejection', (reason) => {
     const info = __describeThrown(reason, ownFile);
@@ -74,6 +153,7 @@ function __difyMain(cfg) {
 
   process.on('exit', (code) => {
     if (!done) { done = true; emit('R', JSON.stringify({ failed: true, error: `Function called process.exit(${code})`, kind: 'EXITED' })); }
+    flush();
   });
 
   let mod;
@@ -84,6 +164,7 @@ function __difyMain(cfg) {
     return;
   }
   const c = __freshContext();
+  c.g.fetch = difyFetch;
   __invoke(mod, c, cfg, {
     log: (line) => { if (!done) emit('L', JSON.stringify(line)); },
     call, timers, ownFile,

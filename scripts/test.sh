@@ -18,9 +18,36 @@ npm install --no-audit --no-fund --loglevel=error
 echo "==> the addon (dist profile: the shipped build)"
 npx napi build --platform --profile dist
 
+# The *.dify suites run against the stand-in (with the real server's node
+# seccomp allow-list, from this library) and then against a real Dify
+# Sandbox: the user's SANDBOX_URL/SANDBOX_API_KEY if set, else the prebuilt
+# server in ../shared/dify-sandbox when that folder exists (CI clones the
+# repository beside it).
+echo "==> the Dify Sandbox stand-in's seccomp library (test fixture)"
+cargo build --quiet -p dify-standin-seccomp
+
+REAL_DIFY_URL=${SANDBOX_URL:-}
+REAL_DIFY_KEY=${SANDBOX_API_KEY:-}
+STARTED_DIFY_DIR=
+cleanup() {
+  bash scripts/services.sh stop >/dev/null 2>&1 || true
+  if [ -n "$STARTED_DIFY_DIR" ]; then bash ../shared/dify-sandbox/stop.sh "$STARTED_DIFY_DIR" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+if [ -z "$REAL_DIFY_URL" ] && [ -f ../shared/dify-sandbox/start.sh ]; then
+  echo "==> the real Dify Sandbox (../shared/dify-sandbox)"
+  started=$(bash ../shared/dify-sandbox/start.sh)
+  eval "$started"
+  STARTED_DIFY_DIR=$DIFY_SANDBOX_DIR
+  REAL_DIFY_URL=$SANDBOX_URL
+  REAL_DIFY_KEY=$SANDBOX_API_KEY
+fi
+# The suites choose their backend themselves; a SANDBOX_URL in the
+# environment would make every suite a dify one.
+unset SANDBOX_URL SANDBOX_API_KEY RUNTIME_BACKEND
+
 echo "==> test services (MongoDB-wire server, S3 server)"
 bash scripts/services.sh start
-trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
 # shellcheck disable=SC1091
 source .services/env
 
@@ -37,6 +64,17 @@ node -e '
   const r = require("./.services/vitest.json");
   console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
 ' || true
+if [ -n "$REAL_DIFY_URL" ]; then
+  echo "==> vitest: the *.dify suites again, against the real Dify Sandbox at $REAL_DIFY_URL"
+  REAL_DIFY_URL=$REAL_DIFY_URL REAL_DIFY_KEY=$REAL_DIFY_KEY \
+    npx vitest run .dify.test --reporter=default --reporter=json --outputFile=.services/vitest-realdify.json || status=$?
+  node -e '
+    const r = require("./.services/vitest-realdify.json");
+    console.log(`vitest against the real Dify Sandbox: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  ' || true
+else
+  echo "==> no real Dify Sandbox (set SANDBOX_URL or provide ../shared/dify-sandbox): the *.dify suites ran against the stand-in only"
+fi
 
 # ==> packaging (issue 13) — one self-contained step: lint the release
 # workflow (actionlint + shellcheck, installed into .tools/), then the consumer

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::egress::EgressPolicy;
 use crate::error::{Error, Result};
 
 /// Where a function runs.
@@ -82,6 +83,8 @@ pub struct RuntimeConfig {
     pub max_timeout_ms: u64,
     /// The largest `memoryMb` a call may ask for.
     pub max_memory_mb: u64,
+    /// Who a function's own `fetch` may reach (`RUNTIME_EGRESS`, `RUNTIME_EGRESS_ALLOW`).
+    pub egress: EgressPolicy,
 }
 
 impl Default for RuntimeConfig {
@@ -105,6 +108,7 @@ impl Default for RuntimeConfig {
             max_result_bytes: 6 * 1024 * 1024,
             max_timeout_ms: 15 * 60 * 1000,
             max_memory_mb: host_memory_mb(),
+            egress: EgressPolicy::default(),
         }
     }
 }
@@ -128,6 +132,7 @@ impl RuntimeConfig {
             sandbox_api_key: get("SANDBOX_API_KEY"),
             bridge_url: get("RUNTIME_BRIDGE_URL").map(|u| u.trim_end_matches('/').to_string()),
             node_path: get("RUNTIME_NODE_PATH").map(PathBuf::from),
+            egress: EgressPolicy::from_lookup(&get)?,
             ..Default::default()
         };
         c.backend = match get("RUNTIME_BACKEND") {

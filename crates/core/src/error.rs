@@ -75,6 +75,12 @@ pub enum Error {
     TokenInvalid,
     #[error("bridge token expired: its invocation has ended")]
     TokenExpired,
+    /// A function's `fetch` was refused by the egress policy (see `egress`).
+    #[error("egress refused: {0}")]
+    EgressRefused(String),
+    /// A function's `fetch` that the policy allowed failed (DNS, connection, size, time).
+    #[error("{0}")]
+    EgressFailed(String),
     #[error("{0}")]
     Io(String),
     #[error("the runtime is shut down: shutdown() was called, so it runs no more functions")]
@@ -111,6 +117,8 @@ impl Error {
             Error::TokenMissing => "BRIDGE_TOKEN_MISSING",
             Error::TokenInvalid => "BRIDGE_TOKEN_INVALID",
             Error::TokenExpired => "BRIDGE_TOKEN_EXPIRED",
+            Error::EgressRefused(_) => "EGRESS_REFUSED",
+            Error::EgressFailed(_) => "EGRESS_FAILED",
             Error::Io(_) => "IO_ERROR",
             Error::ShutDown => "SHUT_DOWN",
         }

@@ -12,12 +12,15 @@
 //!   root, embedded at build time).
 //! - [`bridge`]: the HTTP endpoint through which remote sandboxes reach
 //!   `cloud.*`, authorised by a per-invocation token.
+//! - [`egress`]: the policy and client for a function's own `fetch`
+//!   (public addresses only by default, checked after DNS resolution).
 //! - [`cloud`]: the SDK itself: MongoDB, S3 storage, env.
 //! - [`logs`]: compression of logs for the `x-function-logs` header.
 
 pub mod bridge;
 pub mod cloud;
 pub mod config;
+pub mod egress;
 pub mod engine;
 pub mod error;
 pub mod logs;

@@ -33,7 +33,10 @@ async fn tokens_live_exactly_as_long_as_their_invocation() {
     let url = bridge.url().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
-    let ticket = bridge.issue(Arc::new(Echo));
+    let ticket = bridge.issue(
+        Arc::new(Echo),
+        tokio::time::Instant::now() + std::time::Duration::from_secs(30),
+    );
     let token = ticket.token().to_string();
     let (status, body) = call(&url, Some(&token)).await;
     assert_eq!(status, 200);
@@ -80,7 +83,10 @@ async fn tokens_live_exactly_as_long_as_their_invocation() {
 async fn a_token_of_another_bridge_is_invalid_and_bad_requests_are_400() {
     let a = Bridge::start("127.0.0.1:0", None).await.unwrap();
     let b = Bridge::start("127.0.0.1:0", None).await.unwrap();
-    let ticket = a.issue(Arc::new(Echo));
+    let ticket = a.issue(
+        Arc::new(Echo),
+        tokio::time::Instant::now() + std::time::Duration::from_secs(30),
+    );
     let (status, body) = call(b.url(), Some(ticket.token())).await;
     assert_eq!(
         (status, body["errorCode"].as_str()),

@@ -5,10 +5,16 @@
 //! and neither can reach any Cloud. Server credentials never leave the host:
 //! the sandbox only ever holds the token.
 //!
-//! Route: `POST /v1/call` with `Authorization: Bearer <token>` and a JSON body
-//! `{ op, args }` → `{ ok: true, value }` or `{ ok: false, error, errorCode,
-//! serverCode? }` (HTTP 401 for token problems, 400 for bad requests, 200
-//! otherwise, so the sandbox sees the SDK's own error).
+//! Routes, both with `Authorization: Bearer <token>` (HTTP 401 for token
+//! problems, 400 for bad requests, 200 otherwise, so the sandbox sees the
+//! SDK's own error as `{ ok: false, error, errorCode, serverCode? }`):
+//!
+//! - `POST /v1/call`, JSON `{ op, args }` → `{ ok: true, value }`.
+//! - `POST /v1/fetch`, JSON `{ url, method, headers: [[k, v]…], body: base64? }`
+//!   → `{ ok: true, status, statusText, headers, body: base64, url,
+//!   redirected }`: a function's own `fetch`, performed by the host under the
+//!   [`EgressPolicy`] and bounded by the invocation's deadline. The bridge's
+//!   own address is always refused.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -27,6 +33,10 @@ use sha2::Sha256;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use base64::Engine as _;
+use tokio::time::Instant;
+
+use crate::egress::{EgressPolicy, EgressRequest};
 use crate::error::{Error, Result};
 use crate::sandbox::CallHandler;
 
@@ -46,7 +56,15 @@ struct Inner {
     secret: [u8; 32],
     next: AtomicU64,
     // std Mutex: held only to insert, remove or clone an entry.
-    live: Mutex<HashMap<u64, Arc<dyn CallHandler>>>,
+    live: Mutex<HashMap<u64, Live>>,
+    egress: EgressPolicy,
+}
+
+/// What a live token opens: the invocation's calls, until its deadline.
+#[derive(Clone)]
+struct Live {
+    handler: Arc<dyn CallHandler>,
+    deadline: Instant,
 }
 
 /// The capability of one invocation; dropping it ends the token.
@@ -98,6 +116,16 @@ impl Bridge {
     /// Binds `bind` (e.g. `127.0.0.1:0`) and serves until dropped. `public_url`
     /// is how a sandbox reaches it; derived from the bound address when None.
     pub async fn start(bind: &str, public_url: Option<&str>) -> Result<Bridge> {
+        Self::start_with(bind, public_url, EgressPolicy::default()).await
+    }
+
+    /// As [`Bridge::start`], with the policy of `/v1/fetch`. The bridge's own
+    /// addresses are added to the policy's refusals.
+    pub async fn start_with(
+        bind: &str,
+        public_url: Option<&str>,
+        egress: EgressPolicy,
+    ) -> Result<Bridge> {
         let listener = TcpListener::bind(bind).await.map_err(|e| {
             Error::Config(format!("RUNTIME_BRIDGE_BIND={bind:?}: cannot listen: {e}"))
         })?;
@@ -118,10 +146,19 @@ impl Bridge {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret)
             .map_err(|e| Error::Io(format!("no OS randomness for bridge tokens: {e}")))?;
+        let mut egress = egress.deny(addr);
+        if let Some(public) = url
+            .strip_prefix("http://")
+            .and_then(|r| r.split('/').next())
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+        {
+            egress = egress.deny(public);
+        }
         let inner = Arc::new(Inner {
             secret,
             next: AtomicU64::new(1),
             live: Mutex::new(HashMap::new()),
+            egress,
         });
         let (shutdown, mut stop) = watch::channel(false);
         let serving = inner.clone();
@@ -166,11 +203,11 @@ impl Bridge {
         self.addr
     }
 
-    /// Mints the token of one invocation.
-    pub fn issue(&self, handler: Arc<dyn CallHandler>) -> Ticket {
+    /// Mints the token of one invocation; its `fetch`es end by `deadline`.
+    pub fn issue(&self, handler: Arc<dyn CallHandler>, deadline: Instant) -> Ticket {
         let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut live) = self.inner.live.lock() {
-            live.insert(id, handler);
+            live.insert(id, Live { handler, deadline });
         }
         Ticket {
             id,
@@ -209,7 +246,7 @@ impl Inner {
             .collect()
     }
 
-    fn check(&self, token: Option<&str>) -> Result<Arc<dyn CallHandler>> {
+    fn check(&self, token: Option<&str>) -> Result<Live> {
         let token = token.filter(|t| !t.is_empty()).ok_or(Error::TokenMissing)?;
         let (id, sig) = token.split_once('.').ok_or(Error::TokenInvalid)?;
         let id: u64 = id.parse().map_err(|_| Error::TokenInvalid)?;
@@ -259,19 +296,23 @@ fn error_body(e: &Error) -> Value {
 }
 
 async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    if req.uri().path() != "/v1/call" || req.method() != hyper::Method::POST {
-        return reply(
-            StatusCode::NOT_FOUND,
-            json!({ "ok": false, "error": "not found: the bridge serves POST /v1/call", "errorCode": "NOT_FOUND" }),
-        );
-    }
+    let fetch = match (req.method(), req.uri().path()) {
+        (&hyper::Method::POST, "/v1/call") => false,
+        (&hyper::Method::POST, "/v1/fetch") => true,
+        _ => {
+            return reply(
+                StatusCode::NOT_FOUND,
+                json!({ "ok": false, "error": "not found: the bridge serves POST /v1/call and POST /v1/fetch", "errorCode": "NOT_FOUND" }),
+            )
+        }
+    };
     let token = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string());
-    let handler = match inner.check(token.as_deref()) {
-        Ok(h) => h,
+    let live = match inner.check(token.as_deref()) {
+        Ok(l) => l,
         Err(e) => return reply(StatusCode::UNAUTHORIZED, error_body(&e)),
     };
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
@@ -283,6 +324,26 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Response<Full<Byte
             return reply(StatusCode::BAD_REQUEST, error_body(&e));
         }
     };
+    if fetch {
+        return match fetch_request(&body) {
+            Ok(r) => match inner.egress.fetch(r, live.deadline).await {
+                Ok(res) => reply(
+                    StatusCode::OK,
+                    json!({
+                        "ok": true,
+                        "status": res.status,
+                        "statusText": res.status_text,
+                        "headers": res.headers,
+                        "body": base64::engine::general_purpose::STANDARD.encode(&res.body),
+                        "url": res.url,
+                        "redirected": res.redirected,
+                    }),
+                ),
+                Err(e) => reply(StatusCode::OK, error_body(&e)),
+            },
+            Err(e) => reply(StatusCode::BAD_REQUEST, error_body(&e)),
+        };
+    }
     let parsed: Result<(String, Value)> = serde_json::from_slice::<Value>(&body)
         .map_err(|e| Error::invalid(format!("bridge request is not JSON: {e}")))
         .and_then(|mut v| {
@@ -300,13 +361,53 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Response<Full<Byte
         Ok(p) => p,
         Err(e) => return reply(StatusCode::BAD_REQUEST, error_body(&e)),
     };
-    match handler.call(op, args).await {
+    match live.handler.call(op, args).await {
         Ok(value) => reply(StatusCode::OK, json!({ "ok": true, "value": value })),
         Err(e @ (Error::TokenExpired | Error::TokenInvalid | Error::TokenMissing)) => {
             reply(StatusCode::UNAUTHORIZED, error_body(&e))
         }
         Err(e) => reply(StatusCode::OK, error_body(&e)),
     }
+}
+
+/// Reads a `/v1/fetch` body.
+fn fetch_request(body: &[u8]) -> Result<EgressRequest> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::invalid(format!("bridge fetch request is not JSON: {e}")))?;
+    let url = v
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("bridge fetch request needs a string 'url'"))?;
+    let headers = v
+        .get("headers")
+        .and_then(Value::as_array)
+        .map(|hs| {
+            hs.iter()
+                .filter_map(|h| {
+                    Some((
+                        h.get(0)?.as_str()?.to_string(),
+                        h.get(1)?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = match v.get("body").and_then(Value::as_str) {
+        Some(b) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map_err(|e| Error::invalid(format!("bridge fetch body is not base64: {e}")))?,
+        None => Vec::new(),
+    };
+    Ok(EgressRequest {
+        method: v
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET")
+            .to_string(),
+        url: url.to_string(),
+        headers,
+        body,
+    })
 }
 
 #[cfg(test)]

@@ -352,9 +352,12 @@ impl Engine {
                         what: "the Dify Sandbox API key",
                         var: "SANDBOX_API_KEY",
                     })?;
-                let bridge =
-                    Bridge::start(&self.config.bridge_bind, self.config.bridge_url.as_deref())
-                        .await?;
+                let bridge = Bridge::start_with(
+                    &self.config.bridge_bind,
+                    self.config.bridge_url.as_deref(),
+                    self.config.egress.clone(),
+                )
+                .await?;
                 DifyClient::new(
                     DifyConfig {
                         url,

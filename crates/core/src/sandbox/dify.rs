@@ -29,6 +29,11 @@ pub const DIFY_JS: &str = include_str!("../../../../sandbox/dify.js");
 /// reports the timeout; the server's `worker_timeout` kills the process.
 const CLIENT_MARGIN: Duration = Duration::from_millis(1000);
 
+/// Longest wait between two tries after a 503: the server's queue drains at
+/// its workers' pace, so doubling without a cap would sleep past the moment
+/// it has room (and past the deadline).
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
 pub struct DifyConfig {
     pub url: String,
     pub api_key: String,
@@ -110,7 +115,10 @@ impl DifyClient {
     }
 
     pub async fn run(&self, job: &Job) -> Result<Outcome> {
-        let ticket = self.bridge.issue(job.calls.clone());
+        let started = Instant::now();
+        let deadline = job.deadline_from_now();
+        job.calls.started(deadline);
+        let ticket = self.bridge.issue(job.calls.clone(), deadline);
         let nonce = format!("\u{1e}{}:", random_hex(12));
         let body = json!({
             "language": "nodejs",
@@ -118,9 +126,6 @@ impl DifyClient {
             "preload": "",
             "enable_network": true,
         });
-        let started = Instant::now();
-        let deadline = job.deadline_from_now();
-        job.calls.started(deadline);
         let mut outcome = match self.post_with_retries(&body, job, deadline).await {
             Ok(data) => parse_output(data, &nonce, job),
             // What the user code did, as on the local pool: not an API error.
@@ -170,7 +175,7 @@ impl DifyClient {
                 let wait = jittered(backoff);
                 if Instant::now() + wait < deadline {
                     sleep(wait).await;
-                    backoff *= 2;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
             }
