@@ -28,20 +28,25 @@ fn engine(pool: usize) -> Arc<Engine> {
     })
 }
 
-async fn run(e: &Arc<Engine>, code: &str, timeout_ms: Option<u64>) -> ExecuteResult {
-    e.execute(ExecuteRequest {
+fn request(code: &str, ctx: &str, options: InvocationOptions) -> ExecuteRequest {
+    ExecuteRequest {
         name: "f".into(),
         code: code.into(),
         hash: String::new(),
-        ctx: "{}".into(),
-        options: InvocationOptions {
-            timeout_ms,
-            ..Default::default()
-        },
+        ctx: ctx.into(),
+        options,
         cloud: None,
-    })
-    .await
-    .expect("execute")
+    }
+}
+
+async fn run(e: &Arc<Engine>, code: &str, timeout_ms: Option<u64>) -> ExecuteResult {
+    let options = InvocationOptions {
+        timeout_ms,
+        ..Default::default()
+    };
+    e.execute(request(code, "{}", options))
+        .await
+        .expect("execute")
 }
 
 /// Children of this process that are zombies (state Z).
@@ -255,14 +260,11 @@ async fn deep_values_and_lone_surrogates() {
 
     // In ctx it arrives unchanged.
     let r = e
-        .execute(ExecuteRequest {
-            name: "f".into(),
-            code: "module.exports = (ctx) => ctx.body.s.charCodeAt(1)".into(),
-            hash: String::new(),
-            ctx: r#"{"body":{"s":"a\udc00"}}"#.into(),
-            options: InvocationOptions::default(),
-            cloud: None,
-        })
+        .execute(request(
+            "module.exports = (ctx) => ctx.body.s.charCodeAt(1)",
+            r#"{"body":{"s":"a\udc00"}}"#,
+            InvocationOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(r.data_value(), json!(0xdc00));
@@ -292,14 +294,11 @@ async fn large_ctx_is_delivered_in_linear_time() {
         let ctx = json!({ "body": { "s": "x".repeat(mb * 1024 * 1024) } }).to_string();
         let t0 = Instant::now();
         let r = e
-            .execute(ExecuteRequest {
-                name: "f".into(),
-                code: "module.exports = (ctx) => ctx.body.s.length".into(),
-                hash: String::new(),
-                ctx,
-                options: InvocationOptions::default(),
-                cloud: None,
-            })
+            .execute(request(
+                "module.exports = (ctx) => ctx.body.s.length",
+                &ctx,
+                InvocationOptions::default(),
+            ))
             .await
             .unwrap();
         assert_eq!(r.data_value(), json!(mb * 1024 * 1024));
@@ -345,14 +344,11 @@ async fn shutdown_waits_for_running_work_and_leaves_nothing() {
     assert!(!dir.exists(), "{dir:?} is left");
     wait_no_zombies().await;
     let err = e
-        .execute(ExecuteRequest {
-            name: "f".into(),
-            code: "module.exports = () => 1".into(),
-            hash: String::new(),
-            ctx: "{}".into(),
-            options: InvocationOptions::default(),
-            cloud: None,
-        })
+        .execute(request(
+            "module.exports = () => 1",
+            "{}",
+            InvocationOptions::default(),
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "SHUT_DOWN");
@@ -377,14 +373,7 @@ async fn numeric_options_are_range_checked() {
         ),
     ] {
         let err = e
-            .execute(ExecuteRequest {
-                name: "f".into(),
-                code: "module.exports = () => 1".into(),
-                hash: String::new(),
-                ctx: "{}".into(),
-                options: opts,
-                cloud: None,
-            })
+            .execute(request("module.exports = () => 1", "{}", opts))
             .await
             .unwrap_err();
         assert_eq!(err.code(), "INVALID_ARGUMENT");
