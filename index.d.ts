@@ -192,7 +192,10 @@ export declare function decompressLogs(s: string): Array<string>
  * rejects only for misuse: `INVALID_ARGUMENT` (an argument of the wrong type, empty name,
  * an option out of range or of the wrong type, ctx not JSON), `CONFIG_INVALID` (a bad
  * RUNTIME_* variable), `WORKER_FAILED` (node could not be started), `SHUT_DOWN` (after
- * `shutdown()`).
+ * `shutdown()`), and on the dify backend `SANDBOX_*` (see the README). Inside a function on
+ * the dify backend, a `fetch` the egress policy refuses rejects with a `TypeError` whose
+ * `errorCode` is `EGRESS_REFUSED` (the message names the address and
+ * `RUNTIME_EGRESS_ALLOW`); an allowed one that fails, `EGRESS_FAILED`.
  */
 export declare function executeFunction(name: string, code: string, hash?: string | undefined | null, ctx?: object | undefined | null, options?: ExecuteOptions | undefined | null): Promise<ExecuteResult>
 

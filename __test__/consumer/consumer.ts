@@ -11,17 +11,22 @@ import {
   ExecuteOptions,
   ExecuteResult,
   FindCursor,
+  Health,
   ObjectId,
+  PoolHealth,
   S3Options,
+  ServicesHealth,
   Storage,
   WriteFileOptions,
   compressLogs,
   createCloud,
   decompressLogs,
   executeFunction,
+  health,
   logsHeader,
   metrics,
   setFunctionLoader,
+  shutdown,
 } from '@simple-ide/runtime'
 
 const target: 'native' | 'wasm32-wasi' | 'wasm32-wasip1' = __napiBindingTarget
@@ -44,6 +49,7 @@ async function useEverything(): Promise<void> {
   const time: number = result.time
   const error: string | undefined = result.error
   const stack: string | undefined = result.stack
+  const errorCode: string | undefined = result.errorCode
 
   const cursor: FindCursor = users.find({ age: { $gt: 1 } }).sort({ age: -1 }).limit(10).skip(1).project({ name: 1 })
   const docs: any[] = await cursor.toArray()
@@ -70,8 +76,13 @@ async function useEverything(): Promise<void> {
   const text: string = metrics()
   setFunctionLoader(async (fnName: string) => ({ compiled: `module.exports = () => '${fnName}'` }))
   setFunctionLoader(null)
+  const h: Health = health()
+  const pool: PoolHealth = h.pool
+  const services: ServicesHealth = h.services
+  const state: string = `${h.status} ${h.backend} ${pool.workers} ${pool.idle} ${pool.busy} ${pool.queued} ${pool.replaced} ${services.database} ${services.storage}`
+  await shutdown()
 
-  console.log(target, name, env, time, error, stack, docs, grouped, inserted.insertedId, count, index, bytes, size, url, up, invoked, same, when, header, back, text)
+  console.log(target, name, env, time, error, stack, docs, grouped, inserted.insertedId, count, index, bytes, size, url, up, invoked, same, when, header, back, text, errorCode, state)
 }
 
 void useEverything
