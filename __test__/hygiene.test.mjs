@@ -35,7 +35,7 @@ function workersOf(hostPid) {
 const poolDirsOf = (hostPid) => fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith(`simple-ide-runtime-${hostPid}-`));
 
 async function startHost(how) {
-  const host = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures/spinning-host.mjs'), how], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const host = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures/spinning-host.mjs'), how], { stdio: ['pipe', 'pipe', 'inherit'] });
   await new Promise((resolve, reject) => {
     let out = '';
     host.stdout.on('data', (d) => { out += d; if (out.includes('READY')) resolve(); });
@@ -59,7 +59,8 @@ describe('no worker outlives its host', () => {
       const pid = host.pid;
       expect(workersOf(pid).length).toBeGreaterThan(0);
       const exited = new Promise((r) => host.on('exit', r));
-      if (how !== 'exit') host.kill(how);
+      if (how === 'exit') host.stdin.write('go\n');
+      else host.kill(how);
       await exited;
       expect(await waitFor(() => workersOf(pid).length === 0)).toBe(true);
       if (how === 'exit') expect(poolDirsOf(pid)).toEqual([]); // removed at exit
@@ -73,7 +74,9 @@ describe('no worker outlives its host', () => {
     await exited;
     expect(poolDirsOf(killed.pid).length).toBe(1);
     const next = await startHost('exit');
-    await new Promise((r) => next.on('exit', r));
+    const nextExited = new Promise((r) => next.on('exit', r));
+    next.stdin.write('go\n');
+    await nextExited;
     expect(poolDirsOf(killed.pid)).toEqual([]);
     expect(poolDirsOf(next.pid)).toEqual([]);
   }, 30_000);
