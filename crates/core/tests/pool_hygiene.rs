@@ -175,6 +175,9 @@ async fn a_storm_queues_instead_of_timing_out() {
         queue_timeout_ms: 100,
         ..RuntimeConfig::default()
     });
+    // Start the pool first, then wait until the slow function holds the
+    // only worker, so the next call can only queue.
+    assert_eq!(run(&e, "module.exports = () => 0", None).await.error, None);
     let slow = {
         let e = e.clone();
         tokio::spawn(async move {
@@ -186,7 +189,14 @@ async fn a_storm_queues_instead_of_timing_out() {
             .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t0 = Instant::now();
+    while e.pool_stats().map(|s| s.busy) != Some(1) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the slow function never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let r = run(&e, "module.exports = () => 1", None).await;
     assert_eq!(r.kind, Some(FailureKind::QueueTimeout));
     assert!(
@@ -332,7 +342,14 @@ async fn shutdown_waits_for_running_work_and_leaves_nothing() {
             .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t0 = Instant::now();
+    while e.pool_stats().map(|s| s.busy) != Some(1) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the function never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let t0 = Instant::now();
     e.shutdown().await;
     assert!(
