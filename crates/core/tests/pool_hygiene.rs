@@ -69,6 +69,18 @@ fn zombie_children() -> usize {
     n
 }
 
+/// Waits until one function holds a worker (the pool starts lazily).
+async fn wait_until_busy(e: &Arc<Engine>) {
+    let t0 = Instant::now();
+    while e.pool_stats().map(|s| s.busy) != Some(1) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the function never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Reaping is asynchronous (and other tests of this binary kill workers
 /// too): zombies must be gone within a moment.
 async fn wait_no_zombies() {
@@ -189,14 +201,7 @@ async fn a_storm_queues_instead_of_timing_out() {
             .await
         })
     };
-    let t0 = Instant::now();
-    while e.pool_stats().map(|s| s.busy) != Some(1) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "the slow function never started"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_busy(&e).await;
     let r = run(&e, "module.exports = () => 1", None).await;
     assert_eq!(r.kind, Some(FailureKind::QueueTimeout));
     assert!(
@@ -342,14 +347,7 @@ async fn shutdown_waits_for_running_work_and_leaves_nothing() {
             .await
         })
     };
-    let t0 = Instant::now();
-    while e.pool_stats().map(|s| s.busy) != Some(1) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "the function never started"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_busy(&e).await;
     let t0 = Instant::now();
     e.shutdown().await;
     assert!(
