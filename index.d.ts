@@ -15,7 +15,10 @@ export declare class AggregationCursor {
 }
 
 /**
- * One S3 bucket. Rejections: `STORAGE_NOT_FOUND` (no such key),
+ * One S3 bucket. Rejections: `STORAGE_BUCKET_NOT_ALLOWED` (not this
+ * Cloud's bucket nor listed in `buckets`), `INVALID_ARGUMENT` (a key that
+ * is empty, absolute, has a `..` segment or a control character, or is
+ * over 1 024 bytes), `STORAGE_NOT_FOUND` (no such key),
  * `STORAGE_BUCKET_NOT_FOUND`, `STORAGE_AUTH` (credentials rejected),
  * `STORAGE_ERROR` (unreachable, other), `NOT_CONFIGURED`, `INVALID_ARGUMENT`.
  */
@@ -46,8 +49,11 @@ export declare class Cloud {
   /**
    * The database (MongoDB at `mongoUrl`). Its calls reject with
    * `NOT_CONFIGURED` when no URL is set, `DATABASE_UNREACHABLE` when no
-   * server answers within 2 s (then at once, until a background probe sees it answer), `DATABASE_ERROR` for server errors (with
-   * `serverCode`, e.g. 11000 for a duplicate key).
+   * server answers within 2 s (then at once, until a background probe
+   * sees it answer), `DATABASE_ERROR` for server errors (then `code` is
+   * the server's number and `codeName` its name, e.g. 11000 and
+   * `DuplicateKey`), `DATABASE_FORBIDDEN` for `system.*` collections and
+   * aggregation stages that name another database.
    */
   database(): Db
   /** S3 storage. */
@@ -57,8 +63,9 @@ export declare class Cloud {
   /**
    * Runs the stored function `name` with `ctx.body = data`, backed by this
    * Cloud, and resolves with its return value. Rejects with the function's
-   * own error message (`INVOKE_FAILED`, with `logs` on the error),
-   * `FUNCTION_NOT_FOUND`, or the database's error.
+   * own error message (`errorCode` `INVOKE_FAILED`, with the callee's
+   * `logs` and `stack` on the error), `FUNCTION_NOT_FOUND`, or the
+   * database's error.
    */
   invoke(name: string, data?: any): Promise<any>
 }
@@ -147,6 +154,12 @@ export interface CloudOptions {
   functionsCollection?: string
   s3?: S3Options
   /**
+   * Buckets besides `s3.bucket` that `storage.bucket(name)` may open;
+   * any other is refused with `STORAGE_BUCKET_NOT_ALLOWED`.
+   * @default S3_BUCKETS (comma-separated), else none
+   */
+  buckets?: Array<string>
+  /**
    * `cloud.env` for functions backed by this Cloud.
    * @default the FUNCTION_ENV_* variables, prefix stripped
    */
@@ -164,7 +177,9 @@ export declare function compressLogs(logs: string[]): string
  * `executeFunction`) the Cloud that backs an invocation. Nothing connects
  * until a call needs it; a missing setting is a `NOT_CONFIGURED` error at
  * that call, naming the variable to set.
- * Throws `INVALID_ARGUMENT` for options of the wrong type.
+ * Throws `INVALID_ARGUMENT` for options of the wrong type and for a
+ * database name MongoDB would not accept or that names a path (`''`,
+ * `'a/b'`, `'a.b$'`).
  */
 export declare function createCloud(options?: CloudOptions | undefined | null): Cloud
 

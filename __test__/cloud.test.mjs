@@ -51,13 +51,12 @@ describe('database from host code', () => {
     expect((await c.deleteMany({})).deletedCount).toBe(2);
   });
 
-  it('a duplicate key rejects with DATABASE_ERROR and server code 11000', async () => {
+  it('a duplicate key rejects with code 11000, codeName DuplicateKey and errorCode DATABASE_ERROR', async () => {
     const c = col('dup');
     expect(await c.createIndex({ email: 1 }, { unique: true })).toMatch(/email/);
     await c.insertOne({ email: 'a@x' });
     const e = await errorOf(c.insertOne({ email: 'a@x' }));
-    expect(e.code).toBe('DATABASE_ERROR');
-    expect(e.serverCode).toBe(11000);
+    expect([e.code, e.codeName, e.errorCode, e.serverCode]).toEqual([11000, 'DuplicateKey', 'DATABASE_ERROR', 11000]);
     expect(e.message).toMatch(/E11000 duplicate key error/);
   });
 
@@ -125,7 +124,8 @@ describe('storage from host code', () => {
   });
 
   it('a missing bucket and wrong credentials each have their own error', async () => {
-    let e = await errorOf(cloud.storage.bucket('no-such-bucket').readFile('x'));
+    const listed = createCloud({ database: dbName, buckets: ['no-such-bucket'] });
+    let e = await errorOf(listed.storage.bucket('no-such-bucket').readFile('x'));
     expect([e.code, e.message]).toEqual(['STORAGE_BUCKET_NOT_FOUND', 'bucket not found: no-such-bucket']);
     const wrong = createCloud({ s3: { secretAccessKey: 'wrong' } });
     e = await errorOf(wrong.storage.bucket().writeFile('x', 'y'));
@@ -204,8 +204,8 @@ describe('cloud.invoke', () => {
   });
 
   it("a callee's error is a rejected promise with its message", async () => {
-    const r = await executeFunction('caller2', 'module.exports = async () => { try { await cloud.invoke("explode") } catch (e) { return e.message } }', '', { cloud });
-    expect(r.data).toBe('callee failed');
+    const r = await executeFunction('caller2', 'module.exports = async () => { try { await cloud.invoke("explode") } catch (e) { return [e.message, e.code, e.errorCode, e.logs, /explode\\.js:1/.test(e.stack)] } }', '', { cloud });
+    expect(r.data).toEqual(['callee failed', 'INVOKE_FAILED', 'INVOKE_FAILED', [], true]);
   });
 
   it('a → a recursion stops at the depth limit with a clear error', async () => {
@@ -219,7 +219,9 @@ describe('cloud.invoke', () => {
     expect(r.data).toEqual(['function not found: nope', 'FUNCTION_NOT_FOUND']);
     expect(await cloud.invoke('double', { x: 5 })).toBe(10);
     const e = await errorOf(cloud.invoke('explode'));
-    expect([e.code, e.message]).toEqual(['INVOKE_FAILED', 'callee failed']);
+    expect([e.code, e.errorCode, e.message]).toEqual(['INVOKE_FAILED', 'INVOKE_FAILED', 'callee failed']);
+    expect(e.logs).toEqual([]);
+    expect(e.stack).toMatch(/callee failed[\s\S]*explode\.js:1/);
   });
 
   it('a host-supplied loader replaces the function store', async () => {

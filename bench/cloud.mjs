@@ -4,6 +4,8 @@
 // Goals (issue #3): host findOne ≤ 1.0× the mongodb driver; a sandboxed
 // function's findOne, bridge included, ≤ 2.0× the driver from host code;
 // getDownloadUrl ≥ 20× faster than @aws-sdk/s3-request-presigner.
+// Issue #11: find().toArray() of 1 000 documents from host code ≤ 1.0× the
+// driver; the same inside a function ≤ 1.5× the driver from host code.
 import { createRequire } from 'node:module';
 import { MongoClient } from 'mongodb';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
@@ -39,6 +41,24 @@ console.log(`findOne p50 over ${a.length} calls each (server: ${process.env.MONG
 console.log(`  createCloud().database().collection().findOne: ${ma.toFixed(3)} ms`);
 console.log(`  official mongodb driver findOne:               ${mb.toFixed(3)} ms  -> ratio ours/driver = ${(ma / mb).toFixed(2)} (goal <= 1.0)`);
 console.log(`  sandboxed function doing findOne (bridge incl): ${mc.toFixed(3)} ms  -> ratio sandboxed/driver = ${(mc / mb).toFixed(2)} (goal <= 2.0)`);
+
+// find().toArray() of 1 000 documents (a few fields each, ObjectId and Date included).
+const many = cloud.database().collection('many');
+await many.insertMany(Array.from({ length: 1000 }, (_, i) => ({ i, name: `item ${i}`, tags: ['x', 'y'], at: new Date(1700000000000 + i) })));
+const theirsMany = client.db(dbName).collection('many');
+const findCode = 'module.exports = async () => (await cloud.database().collection("many").find({}).toArray()).length';
+const f = [], g = [], h = [];
+for (let i = 0; i < 5; i++) { await many.find({}).toArray(); await theirsMany.find({}).toArray(); await executeFunction('findMany', findCode, 'f1', { cloud }); }
+for (let round = 0; round < 5; round++) {
+  for (let i = 0; i < 6; i++) f.push(await time(async () => { if ((await many.find({}).toArray()).length !== 1000) throw new Error('short'); }));
+  for (let i = 0; i < 6; i++) g.push(await time(async () => { if ((await theirsMany.find({}).toArray()).length !== 1000) throw new Error('short'); }));
+  for (let i = 0; i < 6; i++) h.push(await time(async () => { const r = await executeFunction('findMany', findCode, 'f1', { cloud }); if (r.data !== 1000) throw new Error(JSON.stringify(r)); }));
+}
+const [mf, mg, mh] = [median(f), median(g), median(h)];
+console.log(`find().toArray() of 1000 documents p50 over ${f.length} calls each:`);
+console.log(`  createCloud() ... find().toArray():        ${mf.toFixed(2)} ms`);
+console.log(`  official mongodb driver find().toArray():  ${mg.toFixed(2)} ms  -> ratio ours/driver = ${(mf / mg).toFixed(2)} (goal <= 1.0)`);
+console.log(`  sandboxed function doing find().toArray(): ${mh.toFixed(2)} ms  -> ratio sandboxed/driver = ${(mh / mg).toFixed(2)} (goal <= 1.5)`);
 
 const bucket = cloud.storage.bucket();
 const s3 = new S3Client({ endpoint: process.env.S3_ENDPOINT, region: process.env.S3_REGION || 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: process.env.S3_ACCESS_KEY, secretAccessKey: process.env.S3_SECRET_KEY } });

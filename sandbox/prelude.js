@@ -153,6 +153,8 @@ function __makeConsole(sink, capBytes) {
 function __makeCloud(call, env, logLine, fromWire) {
   const rpc = async (op, args) => fromWire(await call(op, __toWire(args)));
 
+  // cloud-ops:begin — every operation name below is checked against
+  // crates/core/src/cloud/call.rs by its test.
   class Cursor {
     constructor(collection, filter, options) {
       this._c = collection;
@@ -212,15 +214,19 @@ function __makeCloud(call, env, logLine, fromWire) {
       getDownloadUrl: (key, expiresIn) => s('getDownloadUrl', { key, expiresIn }),
     };
   };
+  const invoke = (name, data) => rpc('invoke', { name, data: data === undefined ? null : data });
+  // cloud-ops:end
   return Object.freeze({
     database: () => Object.freeze({ collection }),
     storage: Object.freeze({ bucket }),
     invoke: async (name, data) => {
-      const r = await rpc('invoke', { name, data: data === undefined ? null : data });
+      const r = await invoke(name, data);
       for (const line of r.logs || []) logLine(`[${name}] ${line}`);
       if (r.error !== undefined && r.error !== null) {
         const e = new Error(r.error);
         if (r.stack) e.stack = r.stack;
+        e.code = e.errorCode = 'INVOKE_FAILED';
+        e.logs = r.logs || [];
         throw e;
       }
       return r.data;
@@ -229,12 +235,16 @@ function __makeCloud(call, env, logLine, fromWire) {
   });
 }
 
-// The rejection a failed `call` produces inside the sandbox.
+// The rejection a failed `call` produces inside the sandbox: the same fields
+// as on the host (src/error.rs): `errorCode` is the runtime's stable code;
+// `code` is it too, except for MongoDB server errors, where `code` is the
+// server's number (11000) and `codeName` its name, as the Node driver has it.
 function __callError(reply) {
   const e = new Error(reply.error);
+  if (reply.errorCode !== undefined) { e.errorCode = reply.errorCode; e.code = reply.errorCode; }
   if (reply.code !== undefined) e.code = reply.code;
-  if (reply.serverCode !== undefined) e.code = reply.serverCode;
-  if (reply.errorCode !== undefined) e.errorCode = reply.errorCode;
+  if (reply.serverCode !== undefined) { e.code = reply.serverCode; e.serverCode = reply.serverCode; }
+  if (reply.codeName !== undefined) e.codeName = reply.codeName;
   return e;
 }
 

@@ -13,7 +13,7 @@ const __PROTOCOL = Object.freeze({
   toWorker: {
     // followed by one line: ctx as JSON text
     run: ['nonce', 'key', 'name', 'code', 'env', 'logCap', 'maxResult'],
-    reply: ['nonce', 'seq', 'ok', 'value', 'error', 'errorCode', 'serverCode'],
+    reply: ['nonce', 'seq', 'ok', 'value', 'error', 'errorCode', 'serverCode', 'codeName'],
   },
   // Failure kinds (ExecuteResult.errorCode) the worker reports.
   kinds: [

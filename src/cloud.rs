@@ -1,23 +1,28 @@
 //! `createCloud` and the classes of the Cloud SDK for host code: `Cloud`,
 //! `Db`, `Collection` (with `FindCursor` / `AggregationCursor`), `Storage`
-//! and `Bucket`. Each method converts its arguments to Extended JSON, runs
-//! the same core operation sandboxed code reaches through the bridge, and
-//! converts the result back (ObjectId, Date and Buffer restored).
+//! and `Bucket`. Each method converts its arguments to Extended JSON and
+//! runs the same typed core operation (`runtime_core::cloud::call::Op`) a
+//! function's call decodes into, behind the same walls, and converts the
+//! result back (ObjectId, Date and Buffer restored).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use runtime_core::cloud::storage::Bucket as CoreBucket;
+use runtime_core::cloud::bson::oid::ObjectId as Oid;
+use runtime_core::cloud::bson::spec::BinarySubtype;
+use runtime_core::cloud::bson::{doc, Binary, Bson, Document};
+use runtime_core::cloud::call::Op;
+use runtime_core::cloud::call::{check_database_name, Caller, StorageCall};
 use runtime_core::cloud::Cloud as CoreCloud;
-use runtime_core::{CloudConfig, Error as CoreError, Result as CoreResult};
-use serde_json::{json, Map, Value};
+use runtime_core::{CloudConfig, Error as CoreError};
 
 use crate::args::{int, Arg};
-use crate::error::{reject, spawn, throw};
-use crate::execute::engine;
-use crate::value::{to_ejson, Ejson};
+use crate::engine::engine;
+use crate::error::{js_error_with, reject, spawn, throw};
+use crate::objectid::ObjectId;
+use crate::value::{from_json, to_bson, Js};
 
 /// S3 settings; each falls back to the environment.
 #[napi(object)]
@@ -49,6 +54,10 @@ pub struct CloudOptions {
     /// @default FUNCTIONS_COLLECTION or 'functions'
     pub functions_collection: Option<String>,
     pub s3: Option<S3Options>,
+    /// Buckets besides `s3.bucket` that `storage.bucket(name)` may open;
+    /// any other is refused with `STORAGE_BUCKET_NOT_ALLOWED`.
+    /// @default S3_BUCKETS (comma-separated), else none
+    pub buckets: Option<Vec<String>>,
     /// `cloud.env` for functions backed by this Cloud.
     /// @default the FUNCTION_ENV_* variables, prefix stripped
     pub env: Option<HashMap<String, String>>,
@@ -87,6 +96,9 @@ fn config_from(options: Option<CloudOptions>) -> CloudConfig {
             c.s3.force_path_style = v;
         }
     }
+    if let Some(b) = o.buckets {
+        c.s3.buckets = b;
+    }
     if let Some(env) = o.env {
         c.env = env.into_iter().collect();
     }
@@ -97,12 +109,19 @@ fn config_from(options: Option<CloudOptions>) -> CloudConfig {
 /// `executeFunction`) the Cloud that backs an invocation. Nothing connects
 /// until a call needs it; a missing setting is a `NOT_CONFIGURED` error at
 /// that call, naming the variable to set.
-/// Throws `INVALID_ARGUMENT` for options of the wrong type.
-#[napi(ts_args_type = "options?: CloudOptions | undefined | null")]
-pub fn create_cloud(options: Arg<Option<CloudOptions>>) -> Cloud {
-    Cloud {
-        inner: Arc::new(CoreCloud::new(config_from(options.0))),
-    }
+/// Throws `INVALID_ARGUMENT` for options of the wrong type and for a
+/// database name MongoDB would not accept or that names a path (`''`,
+/// `'a/b'`, `'a.b$'`).
+#[napi(
+    ts_args_type = "options?: CloudOptions | undefined | null",
+    catch_unwind
+)]
+pub fn create_cloud(env: &Env, options: Arg<Option<CloudOptions>>) -> Result<Cloud> {
+    let config = config_from(options.0);
+    throw(env, check_database_name(&config.database))?;
+    Ok(Cloud {
+        inner: Arc::new(CoreCloud::new(config)),
+    })
 }
 
 /// The Cloud SDK: `database()`, `storage.bucket()`, `invoke()`, `env`.
@@ -115,9 +134,12 @@ pub struct Cloud {
 impl Cloud {
     /// The database (MongoDB at `mongoUrl`). Its calls reject with
     /// `NOT_CONFIGURED` when no URL is set, `DATABASE_UNREACHABLE` when no
-    /// server answers within 2 s (then at once, until a background probe sees it answer), `DATABASE_ERROR` for server errors (with
-    /// `serverCode`, e.g. 11000 for a duplicate key).
-    #[napi]
+    /// server answers within 2 s (then at once, until a background probe
+    /// sees it answer), `DATABASE_ERROR` for server errors (then `code` is
+    /// the server's number and `codeName` its name, e.g. 11000 and
+    /// `DuplicateKey`), `DATABASE_FORBIDDEN` for `system.*` collections and
+    /// aggregation stages that name another database.
+    #[napi(catch_unwind)]
     pub fn database(&self) -> Db {
         Db {
             cloud: self.inner.clone(),
@@ -125,7 +147,7 @@ impl Cloud {
     }
 
     /// S3 storage.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn storage(&self) -> Storage {
         Storage {
             cloud: self.inner.clone(),
@@ -133,28 +155,30 @@ impl Cloud {
     }
 
     /// The variables given to functions (`FUNCTION_ENV_*`, prefix stripped).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn env(&self) -> HashMap<String, String> {
         self.inner.env().clone().into_iter().collect()
     }
 
     /// Runs the stored function `name` with `ctx.body = data`, backed by this
     /// Cloud, and resolves with its return value. Rejects with the function's
-    /// own error message (`INVOKE_FAILED`, with `logs` on the error),
-    /// `FUNCTION_NOT_FOUND`, or the database's error.
+    /// own error message (`errorCode` `INVOKE_FAILED`, with the callee's
+    /// `logs` and `stack` on the error), `FUNCTION_NOT_FOUND`, or the
+    /// database's error.
     #[napi(
         ts_args_type = "name: string, data?: any",
-        ts_return_type = "Promise<any>"
+        ts_return_type = "Promise<any>",
+        catch_unwind
     )]
     pub fn invoke<'env>(
         &self,
         env: &'env Env,
         name: Arg<String>,
         data: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         let name = name.0;
         let engine = throw(env, engine())?;
-        let data = arg(env, "invoke: data", data)?;
+        let data = arg(env, "invoke: data", data)?.into_relaxed_extjson();
         let cloud = self.inner.clone();
         spawn(
             env,
@@ -162,43 +186,65 @@ impl Cloud {
                 let r = engine
                     .invoke_function(cloud, &name, data, 1, None, None)
                     .await?;
-                match r.error {
-                    Some(message) => Err(CoreError::InvokeFailed { name, message }),
-                    None => serde_json::from_str(r.data.get()).map_err(|e| {
+                let value = serde_json::from_str(r.data.get())
+                    .map(from_json)
+                    .map_err(|e| {
                         CoreError::invalid(format!(
                             "invoke('{name}'): its result cannot be read: {e}"
                         ))
-                    }),
-                }
+                    })?;
+                Ok((name, r, value))
             },
-            |_, v| Ok(Ejson(v)),
+            |env, (name, r, value)| match r.error {
+                None => Ok(Js(value)),
+                // The callee's logs and stack ride on the error, as a
+                // function's `cloud.invoke` gets them.
+                Some(message) => Err(js_error_with(
+                    env,
+                    &CoreError::InvokeFailed { name, message },
+                    |obj| {
+                        obj.set_named_property("logs", r.logs)?;
+                        if let Some(stack) = r.stack {
+                            obj.set_named_property("stack", stack)?;
+                        }
+                        Ok(())
+                    },
+                )),
+            },
         )
     }
 }
 
 /// Converts an optional argument, throwing INVALID_ARGUMENT on values that
-/// cannot be stored (functions, BigInt, circular objects).
-fn arg(env: &Env, what: &str, v: Option<Unknown>) -> Result<Value> {
+/// cannot be stored (functions, symbols, circular objects).
+fn arg(env: &Env, what: &str, v: Option<Unknown>) -> Result<Bson> {
     match v {
-        None => Ok(Value::Null),
+        None => Ok(Bson::Null),
         Some(v) => throw(
             env,
-            to_ejson(env, v).map_err(|why| CoreError::invalid(format!("{what}: {why}"))),
+            to_bson(env, v).map_err(|why| CoreError::invalid(format!("{what}: {why}"))),
         ),
     }
 }
 
-/// Runs one core operation and resolves with its result as JavaScript.
+/// Runs one core operation (`op` with BSON arguments, decoded into the
+/// typed `Op` as a function's call is) and resolves with its result.
 fn run<'env>(
     env: &'env Env,
     cloud: &Arc<CoreCloud>,
-    op: &'static str,
-    args: Value,
-) -> Result<PromiseRaw<'env, Ejson>> {
+    op: &str,
+    args: Document,
+) -> Result<PromiseRaw<'env, Js>> {
+    let op = match Op::decode_doc(op, args) {
+        Ok(op) => op,
+        Err(e) => return reject(env, e),
+    };
     let cloud = cloud.clone();
-    spawn(env, async move { cloud.call(op, args).await }, |_, v| {
-        Ok(Ejson(v))
-    })
+    spawn(
+        env,
+        async move { cloud.apply(op, Caller::Host).await },
+        |_, v| Ok(Js(v)),
+    )
 }
 
 /// A database, as `client.db()` of the MongoDB Node driver.
@@ -209,7 +255,7 @@ pub struct Db {
 
 #[napi]
 impl Db {
-    #[napi(ts_args_type = "name: string")]
+    #[napi(ts_args_type = "name: string", catch_unwind)]
     pub fn collection(&self, env: &Env, name: Arg<String>) -> Result<Collection> {
         let name = name.0;
         if name.is_empty() {
@@ -236,33 +282,33 @@ pub struct Collection {
 }
 
 impl Collection {
+    /// Runs `db.<method>` with the named arguments.
     fn call<'env>(
         &self,
         env: &'env Env,
-        op: &'static str,
+        method: &'static str,
         fields: Vec<(&str, Option<Unknown>)>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
-        let mut args = Map::new();
-        args.insert("collection".into(), Value::String(self.name.clone()));
+    ) -> Result<PromiseRaw<'env, Js>> {
+        let mut args = doc! { "collection": &self.name };
         for (k, v) in fields {
-            let v = arg(env, &format!("{}: {k}", &op[3..]), v)?;
-            if !v.is_null() {
-                args.insert(k.into(), v);
+            let v = arg(env, &format!("{method}: {k}"), v)?;
+            if v != Bson::Null {
+                args.insert(k, v);
             }
         }
-        run(env, &self.cloud, op, Value::Object(args))
+        run(env, &self.cloud, &format!("db.{method}"), args)
     }
 }
 
 #[napi]
 impl Collection {
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn collection_name(&self) -> String {
         self.name.clone()
     }
 
     /// A cursor; nothing is sent until `toArray()`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn find(
         &self,
         env: &Env,
@@ -271,53 +317,58 @@ impl Collection {
     ) -> Result<FindCursor> {
         let filter = arg(env, "find: filter", filter)?;
         let options = match arg(env, "find: options", options)? {
-            Value::Object(m) => m,
-            _ => Map::new(),
+            Bson::Document(d) => d,
+            _ => Document::new(),
         };
         Ok(FindCursor {
             cloud: self.cloud.clone(),
             collection: self.name.clone(),
-            filter: if filter.is_null() { json!({}) } else { filter },
+            filter,
             options,
         })
     }
 
-    #[napi(ts_return_type = "Promise<any | null>")]
+    #[napi(ts_return_type = "Promise<any | null>", catch_unwind)]
     pub fn find_one<'env>(
         &self,
         env: &'env Env,
         filter: Option<Unknown>,
         options: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         self.call(
             env,
-            "db.findOne",
+            "findOne",
             vec![("filter", filter), ("options", options)],
         )
     }
 
-    #[napi(ts_return_type = "Promise<{ acknowledged: boolean, insertedId: any }>")]
-    pub fn insert_one<'env>(
-        &self,
-        env: &'env Env,
-        doc: Unknown,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
-        self.call(env, "db.insertOne", vec![("doc", Some(doc))])
-    }
-
     #[napi(
-        ts_return_type = "Promise<{ acknowledged: boolean, insertedCount: number, insertedIds: Record<number, any> }>"
+        ts_return_type = "Promise<{ acknowledged: boolean, insertedId: any }>",
+        catch_unwind
     )]
-    pub fn insert_many<'env>(
-        &self,
-        env: &'env Env,
-        docs: Unknown,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
-        self.call(env, "db.insertMany", vec![("docs", Some(docs))])
+    pub fn insert_one<'env>(&self, env: &'env Env, doc: Unknown) -> Result<PromiseRaw<'env, Js>> {
+        self.call(env, "insertOne", vec![("doc", Some(with_id(env, doc)?))])
     }
 
     #[napi(
-        ts_return_type = "Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>"
+        ts_return_type = "Promise<{ acknowledged: boolean, insertedCount: number, insertedIds: Record<number, any> }>",
+        catch_unwind
+    )]
+    pub fn insert_many<'env>(&self, env: &'env Env, docs: Unknown) -> Result<PromiseRaw<'env, Js>> {
+        if docs.is_array()? {
+            let arr = Array::from_unknown(docs)?;
+            for i in 0..arr.len() {
+                if let Some(d) = arr.get::<Unknown>(i)? {
+                    with_id(env, d)?;
+                }
+            }
+        }
+        self.call(env, "insertMany", vec![("docs", Some(docs))])
+    }
+
+    #[napi(
+        ts_return_type = "Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>",
+        catch_unwind
     )]
     pub fn update_one<'env>(
         &self,
@@ -325,10 +376,10 @@ impl Collection {
         filter: Unknown,
         update: Unknown,
         options: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         self.call(
             env,
-            "db.updateOne",
+            "updateOne",
             vec![
                 ("filter", Some(filter)),
                 ("update", Some(update)),
@@ -338,7 +389,8 @@ impl Collection {
     }
 
     #[napi(
-        ts_return_type = "Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>"
+        ts_return_type = "Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>",
+        catch_unwind
     )]
     pub fn update_many<'env>(
         &self,
@@ -346,10 +398,10 @@ impl Collection {
         filter: Unknown,
         update: Unknown,
         options: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         self.call(
             env,
-            "db.updateMany",
+            "updateMany",
             vec![
                 ("filter", Some(filter)),
                 ("update", Some(update)),
@@ -359,7 +411,8 @@ impl Collection {
     }
 
     #[napi(
-        ts_return_type = "Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>"
+        ts_return_type = "Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>",
+        catch_unwind
     )]
     pub fn replace_one<'env>(
         &self,
@@ -367,10 +420,10 @@ impl Collection {
         filter: Unknown,
         replacement: Unknown,
         options: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         self.call(
             env,
-            "db.replaceOne",
+            "replaceOne",
             vec![
                 ("filter", Some(filter)),
                 ("replacement", Some(replacement)),
@@ -379,80 +432,79 @@ impl Collection {
         )
     }
 
-    #[napi(ts_return_type = "Promise<{ acknowledged: boolean, deletedCount: number }>")]
+    #[napi(
+        ts_return_type = "Promise<{ acknowledged: boolean, deletedCount: number }>",
+        catch_unwind
+    )]
     pub fn delete_one<'env>(
         &self,
         env: &'env Env,
         filter: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
-        self.call(env, "db.deleteOne", vec![("filter", filter)])
+    ) -> Result<PromiseRaw<'env, Js>> {
+        self.call(env, "deleteOne", vec![("filter", filter)])
     }
 
-    #[napi(ts_return_type = "Promise<{ acknowledged: boolean, deletedCount: number }>")]
+    #[napi(
+        ts_return_type = "Promise<{ acknowledged: boolean, deletedCount: number }>",
+        catch_unwind
+    )]
     pub fn delete_many<'env>(
         &self,
         env: &'env Env,
         filter: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
-        self.call(env, "db.deleteMany", vec![("filter", filter)])
+    ) -> Result<PromiseRaw<'env, Js>> {
+        self.call(env, "deleteMany", vec![("filter", filter)])
     }
 
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(ts_return_type = "Promise<number>", catch_unwind)]
     pub fn count_documents<'env>(
         &self,
         env: &'env Env,
         filter: Option<Unknown>,
         options: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         self.call(
             env,
-            "db.countDocuments",
+            "countDocuments",
             vec![("filter", filter), ("options", options)],
         )
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn aggregate(&self, env: &Env, pipeline: Option<Unknown>) -> Result<AggregationCursor> {
         let pipeline = arg(env, "aggregate: pipeline", pipeline)?;
         Ok(AggregationCursor {
             cloud: self.cloud.clone(),
             collection: self.name.clone(),
-            pipeline: if pipeline.is_null() {
-                json!([])
-            } else {
-                pipeline
-            },
+            pipeline,
         })
     }
 
-    #[napi(ts_return_type = "Promise<any[]>")]
+    #[napi(ts_return_type = "Promise<any[]>", catch_unwind)]
     pub fn distinct<'env>(
         &self,
         env: &'env Env,
         field: String,
         filter: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
-        let mut args = json!({ "collection": self.name, "field": field });
+    ) -> Result<PromiseRaw<'env, Js>> {
         let filter = arg(env, "distinct: filter", filter)?;
-        if !filter.is_null() {
-            args["filter"] = filter;
-        }
+        let args = doc! { "collection": &self.name, "field": field, "filter": filter };
         run(env, &self.cloud, "db.distinct", args)
     }
 
     /// Resolves with the document (before the update unless
     /// `returnDocument: 'after'`), or null.
-    #[napi(ts_return_type = "Promise<any | null>")]
+    #[napi(ts_return_type = "Promise<any | null>", catch_unwind)]
     pub fn find_one_and_update<'env>(
         &self,
         env: &'env Env,
         filter: Unknown,
         update: Unknown,
         options: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         self.call(
             env,
-            "db.findOneAndUpdate",
+            "findOneAndUpdate",
             vec![
                 ("filter", Some(filter)),
                 ("update", Some(update)),
@@ -461,31 +513,31 @@ impl Collection {
         )
     }
 
-    #[napi(ts_return_type = "Promise<any | null>")]
+    #[napi(ts_return_type = "Promise<any | null>", catch_unwind)]
     pub fn find_one_and_delete<'env>(
         &self,
         env: &'env Env,
         filter: Unknown,
         options: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         self.call(
             env,
-            "db.findOneAndDelete",
+            "findOneAndDelete",
             vec![("filter", Some(filter)), ("options", options)],
         )
     }
 
     /// Resolves with the index name.
-    #[napi(ts_return_type = "Promise<string>")]
+    #[napi(ts_return_type = "Promise<string>", catch_unwind)]
     pub fn create_index<'env>(
         &self,
         env: &'env Env,
         keys: Unknown,
         options: Option<Unknown>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         self.call(
             env,
-            "db.createIndex",
+            "createIndex",
             vec![("keys", Some(keys)), ("options", options)],
         )
     }
@@ -496,36 +548,36 @@ impl Collection {
 pub struct FindCursor {
     cloud: Arc<CoreCloud>,
     collection: String,
-    filter: Value,
-    options: Map<String, Value>,
+    filter: Bson,
+    options: Document,
 }
 
 impl FindCursor {
     fn set<'a>(&mut self, env: &Env, this: This<'a>, key: &str, v: Unknown) -> Result<This<'a>> {
         let v = arg(env, key, Some(v))?;
-        self.options.insert(key.into(), v);
+        self.options.insert(key, v);
         Ok(this)
     }
 }
 
 #[napi]
 impl FindCursor {
-    #[napi(ts_return_type = "this")]
+    #[napi(ts_return_type = "this", catch_unwind)]
     pub fn sort<'a>(&mut self, env: &Env, this: This<'a>, sort: Unknown) -> Result<This<'a>> {
         self.set(env, this, "sort", sort)
     }
 
-    #[napi(ts_return_type = "this")]
+    #[napi(ts_return_type = "this", catch_unwind)]
     pub fn limit<'a>(&mut self, env: &Env, this: This<'a>, limit: Unknown) -> Result<This<'a>> {
         self.set(env, this, "limit", limit)
     }
 
-    #[napi(ts_return_type = "this")]
+    #[napi(ts_return_type = "this", catch_unwind)]
     pub fn skip<'a>(&mut self, env: &Env, this: This<'a>, skip: Unknown) -> Result<This<'a>> {
         self.set(env, this, "skip", skip)
     }
 
-    #[napi(ts_return_type = "this")]
+    #[napi(ts_return_type = "this", catch_unwind)]
     pub fn project<'a>(
         &mut self,
         env: &Env,
@@ -535,9 +587,9 @@ impl FindCursor {
         self.set(env, this, "projection", projection)
     }
 
-    #[napi(ts_return_type = "Promise<any[]>")]
-    pub fn to_array<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Ejson>> {
-        let args = json!({ "collection": self.collection, "filter": self.filter, "options": self.options });
+    #[napi(ts_return_type = "Promise<any[]>", catch_unwind)]
+    pub fn to_array<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Js>> {
+        let args = doc! { "collection": &self.collection, "filter": self.filter.clone(), "options": self.options.clone() };
         run(env, &self.cloud, "db.find", args)
     }
 }
@@ -547,14 +599,14 @@ impl FindCursor {
 pub struct AggregationCursor {
     cloud: Arc<CoreCloud>,
     collection: String,
-    pipeline: Value,
+    pipeline: Bson,
 }
 
 #[napi]
 impl AggregationCursor {
-    #[napi(ts_return_type = "Promise<any[]>")]
-    pub fn to_array<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Ejson>> {
-        let args = json!({ "collection": self.collection, "pipeline": self.pipeline });
+    #[napi(ts_return_type = "Promise<any[]>", catch_unwind)]
+    pub fn to_array<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Js>> {
+        let args = doc! { "collection": &self.collection, "pipeline": self.pipeline.clone() };
         run(env, &self.cloud, "db.aggregate", args)
     }
 }
@@ -568,7 +620,7 @@ pub struct Storage {
 #[napi]
 impl Storage {
     /// A bucket; without a name, the configured default (`S3_BUCKET`).
-    #[napi(ts_args_type = "name?: string | undefined | null")]
+    #[napi(ts_args_type = "name?: string | undefined | null", catch_unwind)]
     pub fn bucket(&self, name: Arg<Option<String>>) -> Bucket {
         let name = name.0;
         Bucket {
@@ -578,7 +630,10 @@ impl Storage {
     }
 }
 
-/// One S3 bucket. Rejections: `STORAGE_NOT_FOUND` (no such key),
+/// One S3 bucket. Rejections: `STORAGE_BUCKET_NOT_ALLOWED` (not this
+/// Cloud's bucket nor listed in `buckets`), `INVALID_ARGUMENT` (a key that
+/// is empty, absolute, has a `..` segment or a control character, or is
+/// over 1 024 bytes), `STORAGE_NOT_FOUND` (no such key),
 /// `STORAGE_BUCKET_NOT_FOUND`, `STORAGE_AUTH` (credentials rejected),
 /// `STORAGE_ERROR` (unreachable, other), `NOT_CONFIGURED`, `INVALID_ARGUMENT`.
 #[napi]
@@ -588,47 +643,31 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    /// `op` names the same signing for the async path: the bridge's name of
-    /// `sign`.
+    /// Signs synchronously (no I/O): resolves or rejects at once.
     fn presign<'env>(
         &self,
         env: &'env Env,
-        op: &'static str,
-        sign: fn(&CoreBucket, &str, Option<u64>) -> CoreResult<String>,
+        call: fn(String, Option<u64>) -> StorageCall,
         key: String,
         expires_in: Option<f64>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         let expires_in = match expires_in.map(|v| int("expiresIn", v, 1, 604_800)) {
-            Some(Ok(v)) => Some(v as u32),
+            Some(Ok(v)) => Some(v),
             Some(Err(e)) => return reject(env, e),
             None => None,
         };
-        // Signing is pure computation: once the storage client exists, resolve
-        // at once instead of a round trip through the tokio pool (the round
-        // trip costs more than the HMACs). Any error takes the async path so
-        // it arrives as the same rejection.
-        if let Some(storage) = self.cloud.storage_ready() {
-            let secs = expires_in.map(u64::from);
-            if let Ok(url) = storage
-                .bucket(self.name.as_deref())
-                .and_then(|b| sign(&b, &key, secs))
-            {
-                return PromiseRaw::resolve(env, Ejson(Value::String(url)));
-            }
+        match self.cloud.presign(self.name.clone(), call(key, expires_in)) {
+            Ok(url) => PromiseRaw::resolve(env, Js(Bson::String(url))),
+            Err(e) => reject(env, e),
         }
-        let mut args = self.args(key);
-        if let Some(e) = expires_in {
-            args["expiresIn"] = Value::from(e);
-        }
-        run(env, &self.cloud, op, args)
     }
 
-    fn args(&self, key: String) -> Value {
-        let mut v = json!({ "key": key });
+    fn args(&self, key: String) -> Document {
+        let mut d = doc! { "key": key };
         if let Some(b) = &self.name {
-            v["bucket"] = Value::String(b.clone());
+            d.insert("bucket", b.clone());
         }
-        v
+        d
     }
 }
 
@@ -644,7 +683,8 @@ impl Bucket {
     /// Stores a string (UTF-8) or bytes under `key`.
     #[napi(
         ts_args_type = "key: string, data: string | Buffer, options?: WriteFileOptions | undefined | null",
-        ts_return_type = "Promise<void>"
+        ts_return_type = "Promise<void>",
+        catch_unwind
     )]
     pub fn write_file<'env>(
         &self,
@@ -652,58 +692,68 @@ impl Bucket {
         key: Arg<String>,
         data: Arg<Either<String, Buffer>>,
         options: Arg<Option<WriteFileOptions>>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         let (key, data, options) = (key.0, data.0, options.0);
         let mut args = self.args(key);
-        args["data"] = match data {
-            Either::A(s) => Value::String(s),
-            Either::B(b) => {
-                use base64::Engine as _;
-                json!({ "$binary": { "base64": base64::engine::general_purpose::STANDARD.encode(b.as_ref()), "subType": "00" } })
-            }
+        let data = match data {
+            Either::A(s) => Bson::String(s),
+            Either::B(b) => Bson::Binary(Binary {
+                subtype: BinarySubtype::Generic,
+                bytes: b.to_vec(),
+            }),
         };
+        args.insert("data", data);
         if let Some(ct) = options.and_then(|o| o.content_type) {
-            args["contentType"] = Value::String(ct);
+            args.insert("contentType", ct);
         }
         run(env, &self.cloud, "storage.writeFile", args)
     }
 
     /// The bytes under `key`, as a Buffer.
-    #[napi(ts_args_type = "key: string", ts_return_type = "Promise<Buffer>")]
+    #[napi(
+        ts_args_type = "key: string",
+        ts_return_type = "Promise<Buffer>",
+        catch_unwind
+    )]
     pub fn read_file<'env>(
         &self,
         env: &'env Env,
         key: Arg<String>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         run(env, &self.cloud, "storage.readFile", self.args(key.0))
     }
 
-    #[napi(ts_args_type = "key: string", ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "key: string",
+        ts_return_type = "Promise<void>",
+        catch_unwind
+    )]
     pub fn delete_file<'env>(
         &self,
         env: &'env Env,
         key: Arg<String>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         run(env, &self.cloud, "storage.deleteFile", self.args(key.0))
     }
 
     /// Every object under `prefix` (all pages).
     #[napi(
         ts_args_type = "prefix?: string | undefined | null",
-        ts_return_type = "Promise<Array<{ key: string, size: number, lastModified: Date | null, etag: string | null }>>"
+        ts_return_type = "Promise<Array<{ key: string, size: number, lastModified: Date | null, etag: string | null }>>",
+        catch_unwind
     )]
     pub fn list_files<'env>(
         &self,
         env: &'env Env,
         prefix: Arg<Option<String>>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         let prefix = prefix.0;
-        let mut args = json!({});
+        let mut args = Document::new();
         if let Some(b) = &self.name {
-            args["bucket"] = Value::String(b.clone());
+            args.insert("bucket", b.clone());
         }
         if let Some(p) = prefix {
-            args["prefix"] = Value::String(p);
+            args.insert("prefix", p);
         }
         run(env, &self.cloud, "storage.listFiles", args)
     }
@@ -713,19 +763,19 @@ impl Bucket {
     /// Rejects with `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
     #[napi(
         ts_args_type = "key: string, expiresIn?: number | undefined | null",
-        ts_return_type = "Promise<string>"
+        ts_return_type = "Promise<string>",
+        catch_unwind
     )]
     pub fn get_upload_url<'env>(
         &self,
         env: &'env Env,
         key: Arg<String>,
         expires_in: Arg<Option<f64>>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         let (key, expires_in) = (key.0, expires_in.0);
         self.presign(
             env,
-            "storage.getUploadUrl",
-            CoreBucket::upload_url,
+            |key, expires_in| StorageCall::GetUploadUrl { key, expires_in },
             key,
             expires_in,
         )
@@ -736,21 +786,53 @@ impl Bucket {
     /// Rejects with `INVALID_ARGUMENT` when `expiresIn` is not a whole number from 1 to 604800.
     #[napi(
         ts_args_type = "key: string, expiresIn?: number | undefined | null",
-        ts_return_type = "Promise<string>"
+        ts_return_type = "Promise<string>",
+        catch_unwind
     )]
     pub fn get_download_url<'env>(
         &self,
         env: &'env Env,
         key: Arg<String>,
         expires_in: Arg<Option<f64>>,
-    ) -> Result<PromiseRaw<'env, Ejson>> {
+    ) -> Result<PromiseRaw<'env, Js>> {
         let (key, expires_in) = (key.0, expires_in.0);
         self.presign(
             env,
-            "storage.getDownloadUrl",
-            CoreBucket::download_url,
+            |key, expires_in| StorageCall::GetDownloadUrl { key, expires_in },
             key,
             expires_in,
         )
     }
+}
+
+/// Sets a new `_id` on a plain object that has none, as the Node driver's
+/// `insertOne` does, so the caller's document holds the id it was stored
+/// under. Anything else is left for the core to refuse.
+fn with_id<'a>(env: &Env, doc: Unknown<'a>) -> Result<Unknown<'a>> {
+    let plain = doc.get_type()? == ValueType::Object
+        && !doc.is_array()?
+        && !doc.is_date()?
+        && !doc.is_buffer()?
+        && !doc.is_typedarray()?
+        && !ObjectId::instance_of(env, &doc)?;
+    if plain {
+        let mut obj = Object::from_unknown(doc)?;
+        if obj.get_named_property::<Unknown>("_id")?.get_type()? == ValueType::Undefined {
+            obj.set_named_property("_id", ObjectId { oid: Oid::new() })?;
+        }
+    }
+    Ok(doc)
+}
+
+/// Makes host cursors async-iterable (`for await (const d of c.find())`),
+/// as function cursors are: napi classes cannot declare a Symbol-keyed
+/// method, so the one line of JavaScript is installed when the addon loads.
+#[napi(module_exports)]
+pub fn install_cursor_iterators(exports: Object, env: Env) -> Result<()> {
+    let install: Function<Unknown, ()> = env.run_script(
+        "(function (exports) { for (const name of ['FindCursor', 'AggregationCursor']) \
+         exports[name].prototype[Symbol.asyncIterator] = \
+         async function* () { for (const d of await this.toArray()) yield d; }; })",
+    )?;
+    install.call(exports.to_unknown())
 }

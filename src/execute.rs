@@ -1,35 +1,15 @@
 //! `executeFunction`, `health` and `metrics`: option parsing and value
 //! translation only; the engine is `runtime_core::engine`.
 
-use std::sync::{Arc, OnceLock};
-
 use napi::bindgen_prelude::*;
 use napi::{Env, JsGlobal, ValueType};
 use napi_derive::napi;
-use runtime_core::engine::{Engine, ExecuteRequest};
-use runtime_core::{BackendKind, Error as CoreError, InvocationOptions, Language, RuntimeConfig};
+use runtime_core::engine::ExecuteRequest;
+use runtime_core::{BackendKind, Error as CoreError, InvocationOptions, Language};
 
 use crate::args::{int, Arg};
+use crate::engine::engine;
 use crate::error::{spawn, throw};
-
-static ENGINE: OnceLock<std::result::Result<Arc<Engine>, CoreError>> = OnceLock::new();
-
-/// The process-wide engine, configured from the environment on first use.
-pub(crate) fn engine() -> std::result::Result<Arc<Engine>, CoreError> {
-    ENGINE
-        .get_or_init(|| {
-            let mut config = RuntimeConfig::from_env()?;
-            if config.node_path.is_none() {
-                // The host is itself Node.js: its binary runs the workers.
-                config.node_path = std::env::current_exe().ok().filter(|p| {
-                    p.file_stem()
-                        .is_some_and(|s| s.to_string_lossy().starts_with("node"))
-                });
-            }
-            Ok(Engine::new(config))
-        })
-        .clone()
-}
 
 /// Per-call options of `executeFunction`; each falls back to the environment.
 /// A value of the wrong type, or a number out of range or not whole, is an
@@ -153,7 +133,7 @@ impl ToNapiValue for ResultJs {
 
 /// Serializes `ctx` (without `cloud`) with the host's own JSON.stringify, so
 /// `toJSON` (Dates, ObjectIds) behaves as users expect.
-type CtxParts = (String, Option<Arc<runtime_core::cloud::Cloud>>);
+type CtxParts = (String, Option<std::sync::Arc<runtime_core::cloud::Cloud>>);
 
 fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<CtxParts, CoreError> {
     let bad =
@@ -237,7 +217,8 @@ fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<CtxParts, Co
 /// `RUNTIME_EGRESS_ALLOW`); an allowed one that fails, `EGRESS_FAILED`.
 #[napi(
     ts_args_type = "name: string, code: string, hash?: string | undefined | null, ctx?: object | undefined | null, options?: ExecuteOptions | undefined | null",
-    ts_return_type = "Promise<ExecuteResult>"
+    ts_return_type = "Promise<ExecuteResult>",
+    catch_unwind
 )]
 pub fn execute_function<'env>(
     env: &'env Env,
@@ -309,7 +290,7 @@ pub struct Health {
 
 /// The runtime's state, cheap enough for a load balancer's probe (no I/O, does not start
 /// the pool).
-#[napi]
+#[napi(catch_unwind)]
 pub fn health(env: &Env) -> napi::Result<Health> {
     let h = throw(env, engine())?.health();
     Ok(Health {
@@ -332,7 +313,7 @@ pub fn health(env: &Env) -> napi::Result<Health> {
 /// Stops the runtime: resolves when running invocations have finished (or met their
 /// deadline), every worker process has exited and the pool's temp folders are removed.
 /// Invocations still waiting for a worker, and every later call, fail with `SHUT_DOWN`.
-#[napi(ts_return_type = "Promise<void>")]
+#[napi(ts_return_type = "Promise<void>", catch_unwind)]
 pub fn shutdown(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
     let engine = throw(env, engine())?;
     spawn(
@@ -350,7 +331,7 @@ pub fn shutdown(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
 /// `runtime_invocation_duration_ms` histogram, `runtime_pool_workers{state}`,
 /// `runtime_pool_queued`, `runtime_pool_workers_replaced_total`,
 /// `runtime_sandbox_errors_total`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn metrics(env: &Env) -> napi::Result<String> {
     Ok(throw(env, engine())?.metrics_text())
 }

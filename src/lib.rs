@@ -1,6 +1,7 @@
 //! The napi edge of @simple-ide/runtime: translation only; the work is in
 //! `runtime-core` (crates/core). One file per concept:
 //!
+//! - `engine.rs`: the process-wide engine.
 //! - `error.rs`: core errors → JavaScript errors with a stable `code`.
 //! - `execute.rs`: `executeFunction`, `runCode`, `validateCode`, `health`, `metrics`.
 //! - `cloud.rs`: `createCloud` and the `Cloud` / `Db` / `Collection` / `Bucket` classes.
@@ -11,6 +12,7 @@
 
 mod args;
 mod cloud;
+mod engine;
 mod error;
 mod execute;
 mod loader;

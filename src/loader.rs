@@ -33,7 +33,7 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
-use crate::execute::engine;
+use crate::engine::engine;
 
 // Weak: a loader must not keep the host process alive.
 type LoaderFn = ThreadsafeFunction<String, Promise<Option<Value>>, String, Status, false, true>;
@@ -100,7 +100,8 @@ impl FunctionLoader for JsLoader {
 /// (the host keeps running). `null` restores the default: the
 /// `FUNCTIONS_COLLECTION` collection of the invocation's Cloud.
 #[napi(
-    ts_args_type = "loader: ((name: string) => Promise<{ name?: string, compiled: string, hash?: string } | null>) | null"
+    ts_args_type = "loader: ((name: string) => Promise<{ name?: string, compiled: string, hash?: string } | null>) | null",
+    catch_unwind
 )]
 pub fn set_function_loader(
     env: &Env,

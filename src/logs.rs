@@ -9,7 +9,7 @@ use crate::error::throw;
 
 /// `base64(gzip(JSON.stringify(logs)))`: what `zlib.gunzipSync(Buffer.from(s, 'base64'))`
 /// and `JSON.parse` read back.
-#[napi(ts_args_type = "logs: string[]")]
+#[napi(ts_args_type = "logs: string[]", catch_unwind)]
 pub fn compress_logs(env: &Env, logs: Arg<Vec<String>>) -> napi::Result<String> {
     throw(env, logs::compress_logs(&logs.0))
 }
@@ -17,7 +17,7 @@ pub fn compress_logs(env: &Env, logs: Arg<Vec<String>>) -> napi::Result<String> 
 /// The reverse of `compressLogs` (also reads Node's own gzip + base64).
 /// Throws `INVALID_ARGUMENT` for invalid base64, data that is not gzip, more than
 /// 64 MiB once decompressed, or JSON that is not an array of strings.
-#[napi(ts_args_type = "s: string")]
+#[napi(ts_args_type = "s: string", catch_unwind)]
 pub fn decompress_logs(env: &Env, s: Arg<String>) -> napi::Result<Vec<String>> {
     throw(env, logs::decompress_logs(&s.0))
 }
@@ -28,7 +28,10 @@ pub fn decompress_logs(env: &Env, s: Arg<String>) -> napi::Result<Vec<String>> {
 /// Throws `INVALID_ARGUMENT` when `maxBytes` is not a whole number from 1 to 2**31, or
 /// cannot hold even that line.
 /// @default maxBytes 8192
-#[napi(ts_args_type = "logs: string[], maxBytes?: number | undefined | null")]
+#[napi(
+    ts_args_type = "logs: string[], maxBytes?: number | undefined | null",
+    catch_unwind
+)]
 pub fn logs_header(
     env: &Env,
     logs: Arg<Vec<String>>,

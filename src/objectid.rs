@@ -1,56 +1,22 @@
-//! The exported `ObjectId` class: what `insertOne` returns as `insertedId`
-//! and what `find` results hold in `_id`. It also accepts the `bson`
-//! package's ObjectIds and `{ $oid }` wherever an id is expected.
-
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+//! The exported `ObjectId` class: `bson`'s ObjectId for JavaScript, so an id
+//! is always 12 valid bytes (a `{ $oid: "zz" }` from a function stays a plain
+//! object instead of becoming a broken id).
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use runtime_core::cloud::bson::oid::ObjectId as Oid;
 
 /// A MongoDB ObjectId (12 bytes, shown as 24 hex characters).
 #[napi]
 #[derive(Clone)]
 pub struct ObjectId {
-    pub(crate) hex: String,
-}
-
-fn process_random() -> &'static [u8; 5] {
-    static R: OnceLock<[u8; 5]> = OnceLock::new();
-    R.get_or_init(|| {
-        let mut b = [0u8; 5];
-        let _ = getrandom::fill(&mut b);
-        b
-    })
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-pub(crate) fn is_hex24(s: &str) -> bool {
-    s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    pub(crate) oid: Oid,
 }
 
 impl ObjectId {
-    pub(crate) fn from_hex(hex: &str) -> Self {
-        ObjectId {
-            hex: hex.to_ascii_lowercase(),
-        }
-    }
-
-    fn generate() -> Self {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or(0);
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
-        let mut b = [0u8; 12];
-        b[..4].copy_from_slice(&secs.to_be_bytes());
-        b[4..9].copy_from_slice(process_random());
-        b[9..].copy_from_slice(&count.to_be_bytes()[1..]);
-        ObjectId {
-            hex: b.iter().map(|x| format!("{x:02x}")).collect(),
-        }
+    /// The id of 24 hex characters, or None.
+    pub(crate) fn parse(hex: &str) -> Option<Self> {
+        Oid::parse_str(hex).ok().map(|oid| ObjectId { oid })
     }
 }
 
@@ -58,66 +24,67 @@ impl ObjectId {
 impl ObjectId {
     /// A new id, or the id given as 24 hex characters.
     /// Throws `INVALID_ARGUMENT` for anything else.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(env: &Env, id: Option<String>) -> Result<Self> {
         match id {
-            None => Ok(Self::generate()),
-            Some(s) if is_hex24(&s) => Ok(Self::from_hex(&s)),
-            Some(s) => crate::error::throw(
-                env,
-                Err(runtime_core::Error::invalid(format!(
-                    "ObjectId must be a 24-character hex string, got {s:?}"
-                ))),
-            ),
+            None => Ok(ObjectId { oid: Oid::new() }),
+            Some(s) => match Self::parse(&s) {
+                Some(o) => Ok(o),
+                None => crate::error::throw(
+                    env,
+                    Err(runtime_core::Error::invalid(format!(
+                        "ObjectId must be a 24-character hex string, got {s:?}"
+                    ))),
+                ),
+            },
         }
     }
 
     /// True for a 24-character hex string.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_valid(id: String) -> bool {
-        is_hex24(&id)
+        Oid::parse_str(&id).is_ok()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn create_from_hex_string(env: &Env, hex: String) -> Result<Self> {
         Self::new(env, Some(hex))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn to_hex_string(&self) -> String {
-        self.hex.clone()
+        self.oid.to_hex()
     }
 
-    #[napi(js_name = "toString")]
+    #[napi(js_name = "toString", catch_unwind)]
     pub fn to_string_js(&self) -> String {
-        self.hex.clone()
+        self.oid.to_hex()
     }
 
     /// JSON form: the hex string, as the `bson` package does.
-    #[napi(js_name = "toJSON")]
+    #[napi(js_name = "toJSON", catch_unwind)]
     pub fn to_json(&self) -> String {
-        self.hex.clone()
+        self.oid.to_hex()
     }
 
     /// `'ObjectId'`, so code written for the `bson` package recognises it.
-    #[napi(getter, js_name = "_bsontype")]
+    #[napi(getter, js_name = "_bsontype", catch_unwind)]
     pub fn bsontype(&self) -> String {
         "ObjectId".into()
     }
 
     /// Same id? Accepts an ObjectId or a hex string.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn equals(&self, other: Either<&ObjectId, String>) -> bool {
         match other {
-            Either::A(o) => o.hex == self.hex,
-            Either::B(s) => s.eq_ignore_ascii_case(&self.hex),
+            Either::A(o) => o.oid == self.oid,
+            Either::B(s) => Oid::parse_str(&s).is_ok_and(|o| o == self.oid),
         }
     }
 
     /// The creation time encoded in the id.
-    #[napi(ts_return_type = "Date")]
+    #[napi(ts_return_type = "Date", catch_unwind)]
     pub fn get_timestamp<'env>(&self, env: &'env Env) -> Result<napi::JsDate<'env>> {
-        let secs = u32::from_str_radix(&self.hex[..8], 16).unwrap_or(0);
-        env.create_date(secs as f64 * 1000.0)
+        env.create_date(self.oid.timestamp().timestamp_millis() as f64)
     }
 }

@@ -245,6 +245,9 @@ pub struct S3Config {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub bucket: Option<String>,
+    /// Buckets besides `bucket` that this Cloud may reach (`S3_BUCKETS`,
+    /// comma-separated, or `createCloud({ buckets })`); any other is refused.
+    pub buckets: Vec<String>,
     pub force_path_style: bool,
 }
 
@@ -287,6 +290,14 @@ impl CloudConfig {
                 access_key_id: get("S3_ACCESS_KEY"),
                 secret_access_key: get("S3_SECRET_KEY"),
                 bucket: get("S3_BUCKET"),
+                buckets: get("S3_BUCKETS")
+                    .map(|v| {
+                        v.split(',')
+                            .map(|b| b.trim().to_string())
+                            .filter(|b| !b.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 force_path_style,
             },
             env: vars

@@ -55,6 +55,15 @@ pub enum Error {
     BucketNotFound(String),
     #[error("storage rejected the credentials: {0} (check S3_ACCESS_KEY and S3_SECRET_KEY)")]
     StorageAuth(String),
+    /// A bucket this Cloud was not given (`createCloud({ buckets })`).
+    #[error(
+        "bucket not allowed: {0:?} is not one of this Cloud's buckets (createCloud({{ buckets }}))"
+    )]
+    BucketNotAllowed(String),
+    /// A database operation outside the Cloud's walls (another database,
+    /// `system.*`, the function store from a function).
+    #[error("database access forbidden: {0}")]
+    DatabaseForbidden(String),
     #[error("storage error: {0}")]
     Storage(String),
     #[error("storage unreachable: {0}")]
@@ -109,6 +118,8 @@ impl Error {
             Error::BucketNotFound(_) => "STORAGE_BUCKET_NOT_FOUND",
             Error::StorageAuth(_) => "STORAGE_AUTH",
             Error::Storage(_) => "STORAGE_ERROR",
+            Error::BucketNotAllowed(_) => "STORAGE_BUCKET_NOT_ALLOWED",
+            Error::DatabaseForbidden(_) => "DATABASE_FORBIDDEN",
             Error::StorageUnreachable(_) => "STORAGE_UNREACHABLE",
             Error::FunctionNotFound(_) => "FUNCTION_NOT_FOUND",
             Error::LoaderFailed(_) => "LOADER_FAILED",
@@ -122,6 +133,40 @@ impl Error {
             Error::Io(_) => "IO_ERROR",
             Error::ShutDown => "SHUT_DOWN",
         }
+    }
+
+    /// The MongoDB server's code of a database error (11000) and, for the
+    /// common ones, its name (`DuplicateKey`), as the Node driver's
+    /// `err.code` and `err.codeName`.
+    pub fn server_code(&self) -> Option<(i32, Option<&'static str>)> {
+        let Error::Database {
+            server_code: Some(c),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let name = match c {
+            2 => "BadValue",
+            9 => "FailedToParse",
+            11 => "UserNotFound",
+            13 => "Unauthorized",
+            14 => "TypeMismatch",
+            26 => "NamespaceNotFound",
+            40 => "ConflictingUpdateOperators",
+            48 => "NamespaceExists",
+            50 => "MaxTimeMSExpired",
+            52 => "DollarPrefixedFieldName",
+            66 => "ImmutableField",
+            67 => "CannotCreateIndex",
+            73 => "InvalidNamespace",
+            85 => "IndexOptionsConflict",
+            86 => "IndexKeySpecsConflict",
+            121 => "DocumentValidationFailure",
+            11000 => "DuplicateKey",
+            _ => return Some((*c, None)),
+        };
+        Some((*c, Some(name)))
     }
 
     pub fn invalid(msg: impl Into<String>) -> Self {

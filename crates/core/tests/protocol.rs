@@ -127,6 +127,7 @@ fn both_sides_agree() {
         error: None,
         error_code: None,
         server_code: None,
+        code_name: None,
     });
     let reply_err = ToWorker::Reply(Reply {
         nonce: "n",
@@ -136,6 +137,7 @@ fn both_sides_agree() {
         error: Some("e".into()),
         error_code: Some("DATABASE_ERROR"),
         server_code: Some(11000),
+        code_name: Some("DuplicateKey"),
     });
     let parse = |f: &ToWorker| -> Value { serde_json::from_str(&f.to_line()).expect("json") };
     let run = parse(&run);

@@ -26,7 +26,7 @@ fn prefix(name: &str) -> String {
 }
 
 async fn storage() -> Storage {
-    Storage::connect(&config()).await.unwrap()
+    Storage::new(&config()).unwrap()
 }
 
 #[tokio::test]
@@ -83,7 +83,7 @@ async fn missing_bucket_and_wrong_credentials_have_their_own_errors() {
 
     let mut c = config();
     c.s3.secret_access_key = Some("wrong-secret".into());
-    let bad = Storage::connect(&c).await.unwrap();
+    let bad = Storage::new(&c).unwrap();
     let e = bad
         .bucket(None)
         .unwrap()
@@ -112,7 +112,7 @@ async fn an_unreachable_endpoint_is_a_quick_clear_error() {
         .port();
     let mut c = config();
     c.s3.endpoint = Some(format!("http://127.0.0.1:{port}"));
-    let s = Storage::connect(&c).await.unwrap();
+    let s = Storage::new(&c).unwrap();
     let started = Instant::now();
     let e = s.bucket(None).unwrap().read_file("x").await.unwrap_err();
     assert!(
@@ -226,22 +226,14 @@ async fn dispatch_speaks_the_wire_format() {
 
 #[tokio::test]
 async fn missing_settings_name_their_variables() {
-    let e = Storage::connect(&CloudConfig::from_vars(&[]))
-        .await
-        .err()
-        .unwrap();
+    let e = Storage::new(&CloudConfig::from_vars(&[])).err().unwrap();
     assert_eq!(
         e.to_string(),
         "storage credentials is not configured: set S3_ACCESS_KEY and S3_SECRET_KEY"
     );
     let mut c = config();
     c.s3.bucket = None;
-    let e = Storage::connect(&c)
-        .await
-        .unwrap()
-        .bucket(None)
-        .err()
-        .unwrap();
+    let e = Storage::new(&c).unwrap().bucket(None).err().unwrap();
     assert_eq!(
         e.to_string(),
         "the default bucket is not configured: set S3_BUCKET"

@@ -7,7 +7,7 @@
 //!
 //! Routes, both with `Authorization: Bearer <token>` (HTTP 401 for token
 //! problems, 400 for bad requests, 200 otherwise, so the sandbox sees the
-//! SDK's own error as `{ ok: false, error, errorCode, serverCode? }`):
+//! SDK's own error as `{ ok: false, error, errorCode, serverCode?, codeName? }`):
 //!
 //! - `POST /v1/call`, JSON `{ op, args }` → `{ ok: true, value }`.
 //! - `POST /v1/fetch`, JSON `{ url, method, headers: [[k, v]…], body: base64? }`
@@ -285,12 +285,11 @@ fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
 
 fn error_body(e: &Error) -> Value {
     let mut v = json!({ "ok": false, "error": e.to_string(), "errorCode": e.code() });
-    if let Error::Database {
-        server_code: Some(c),
-        ..
-    } = e
-    {
-        v["serverCode"] = Value::from(*c);
+    if let Some((c, name)) = e.server_code() {
+        v["serverCode"] = Value::from(c);
+        if let Some(n) = name {
+            v["codeName"] = Value::from(n);
+        }
     }
     v
 }

@@ -1,19 +1,27 @@
 //! The Cloud SDK: one [`Cloud`] per tenant, holding lazily-connected clients
 //! for MongoDB ([`database`]) and S3 ([`storage`]) plus `cloud.env`.
 //!
-//! Host code uses the typed methods; sandboxed code reaches the same methods
-//! through [`Cloud::call`], which takes an operation name and Extended-JSON
-//! arguments (see [`ejson`]) as they arrive over a worker pipe or the bridge.
+//! Every `cloud.*` operation — from host code through the napi classes, from
+//! a function over a worker pipe or the bridge — is one typed [`call::Op`],
+//! checked against the Cloud's walls and run by [`Cloud::apply`].
 
 pub mod breaker;
+pub mod call;
 pub mod database;
 pub mod ejson;
 pub mod storage;
 
+/// The `bson` crate the SDK speaks, for the edge's ObjectId and Date conversions.
+pub use mongodb::bson;
+
 use std::collections::BTreeMap;
+
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use tokio::sync::OnceCell;
+
+use call::{Caller, Op};
 
 use crate::config::CloudConfig;
 use crate::error::{Error, Result};
@@ -23,7 +31,8 @@ pub struct Cloud {
     // OnceCell: connect on first use, so a Cloud without MONGODB_URL still
     // serves storage, and the error names the missing variable at the call.
     database: OnceCell<database::Database>,
-    storage: OnceCell<storage::Storage>,
+    // Built without I/O, so synchronously: presigning has one path.
+    storage: OnceLock<storage::Storage>,
     db_breaker: breaker::Breaker,
     storage_breaker: breaker::Breaker,
 }
@@ -33,7 +42,7 @@ impl Cloud {
         Cloud {
             config,
             database: OnceCell::new(),
-            storage: OnceCell::new(),
+            storage: OnceLock::new(),
             db_breaker: breaker::Breaker::new(breaker::Service::Database),
             storage_breaker: breaker::Breaker::new(breaker::Service::Storage),
         }
@@ -58,38 +67,70 @@ impl Cloud {
             .await
     }
 
-    pub async fn storage(&self) -> Result<&storage::Storage> {
-        self.storage
-            .get_or_try_init(|| storage::Storage::connect(&self.config))
+    pub fn storage(&self) -> Result<&storage::Storage> {
+        if let Some(s) = self.storage.get() {
+            return Ok(s);
+        }
+        let built = storage::Storage::new(&self.config)?;
+        // A racing caller may have set it first; either client is the same.
+        Ok(self.storage.get_or_init(|| built))
+    }
+
+    /// Runs one `cloud.*` operation sent as a wire name and Extended-JSON
+    /// arguments (a worker pipe, the bridge): decoded, checked, applied,
+    /// answered in relaxed Extended JSON.
+    pub async fn call(&self, op: &str, args: Value, caller: Caller) -> Result<Value> {
+        self.apply(Op::decode(op, args)?, caller)
             .await
+            .map(bson::Bson::into_relaxed_extjson)
     }
 
-    /// The storage client if a call has already made it: lets pure
-    /// computations (presigning) skip the async path.
-    pub fn storage_ready(&self) -> Option<&storage::Storage> {
-        self.storage.get()
+    /// Runs one typed operation after checking the Cloud's walls
+    /// ([`Op::check`]). `Op::Invoke` needs an engine: the invocation scope
+    /// and the napi edge serve it.
+    pub async fn apply(&self, op: Op, caller: Caller) -> Result<bson::Bson> {
+        op.check(&self.config, caller)?;
+        match op {
+            Op::Db { collection, call } => {
+                self.db_breaker.check()?;
+                let db = self.database().await?;
+                self.db_breaker
+                    .run(|| db.probe_targets(), db.apply(&collection, call))
+                    .await
+            }
+            Op::Storage { bucket, call } => {
+                self.storage_breaker.check()?;
+                let storage = self.storage()?;
+                self.storage_breaker
+                    .run(
+                        || storage.probe_targets(),
+                        storage.apply(bucket.as_deref(), call),
+                    )
+                    .await
+            }
+            Op::Invoke { .. } => Err(Error::invalid(
+                "cloud.invoke is served by an invocation, not by a Cloud alone",
+            )),
+        }
     }
 
-    /// Runs one `cloud.*` operation sent by sandboxed code: `db.<method>` or
-    /// `storage.<method>`, arguments and result in Extended JSON.
-    pub async fn call(&self, op: &str, args: Value) -> Result<Value> {
-        if let Some(method) = op.strip_prefix("db.") {
-            self.db_breaker.check()?;
-            let db = self.database().await?;
-            return self
-                .db_breaker
-                .run(|| db.probe_targets(), db.dispatch(method, args))
-                .await;
+    /// A presigned URL, synchronously (signing needs no I/O), walls
+    /// checked: `call` is `GetUploadUrl` or `GetDownloadUrl`.
+    pub fn presign(&self, bucket: Option<String>, call: call::StorageCall) -> Result<String> {
+        let op = Op::Storage { bucket, call };
+        op.check(&self.config, Caller::Host)?;
+        let sign = |bucket: &Option<String>| self.storage()?.bucket(bucket.as_deref());
+        match op {
+            Op::Storage {
+                bucket,
+                call: call::StorageCall::GetUploadUrl { key, expires_in },
+            } => sign(&bucket)?.upload_url(&key, expires_in),
+            Op::Storage {
+                bucket,
+                call: call::StorageCall::GetDownloadUrl { key, expires_in },
+            } => sign(&bucket)?.download_url(&key, expires_in),
+            _ => Err(Error::invalid("presign: not a URL operation")),
         }
-        if let Some(method) = op.strip_prefix("storage.") {
-            self.storage_breaker.check()?;
-            let storage = self.storage().await?;
-            return self
-                .storage_breaker
-                .run(|| storage.probe_targets(), storage.dispatch(method, args))
-                .await;
-        }
-        Err(Error::invalid(format!("unknown cloud operation {op:?}")))
     }
 
     /// Reads a function from the function store (behind the database breaker).

@@ -13,15 +13,16 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::call::{check_key, Op, StorageCall};
 use crate::config::CloudConfig;
 use crate::error::{error_chain, Error, Result};
+use mongodb::bson::spec::BinarySubtype;
+use mongodb::bson::{doc, Binary, Bson, DateTime};
 
 /// The longest presigned URL SigV4 allows: 7 days.
 pub const MAX_EXPIRES: u64 = 604_800;
@@ -53,8 +54,9 @@ pub struct FileInfo {
 }
 
 impl Storage {
-    /// Builds the client; no network I/O.
-    pub async fn connect(config: &CloudConfig) -> Result<Self> {
+    /// Builds the client; no network I/O, so it is synchronous and presigning
+    /// has one path.
+    pub fn new(config: &CloudConfig) -> Result<Self> {
         let s3 = &config.s3;
         let (Some(ak), Some(sk)) = (s3.access_key_id.clone(), s3.secret_access_key.clone()) else {
             return Err(Error::NotConfigured {
@@ -146,77 +148,68 @@ impl Storage {
         })
     }
 
-    /// One `storage.*` operation in the wire format (binary as `{"$binary"}`).
+    /// One `storage.*` operation in the wire format (binary as `{"$binary"}`),
+    /// decoded by [`StorageCall::decode`]. No walls: [`crate::cloud::Cloud::apply`] checks them.
     pub async fn dispatch(&self, method: &str, args: Value) -> Result<Value> {
-        let field = |k: &str| args.get(k).filter(|v| !v.is_null());
-        let bucket = self.bucket(field("bucket").and_then(Value::as_str))?;
-        let key = || -> Result<&str> {
-            field("key")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::invalid(format!("{method}: 'key' must be a string")))
-        };
-        let expires = || -> Result<Option<u64>> {
-            match field("expiresIn") {
-                None => Ok(None),
-                Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "{method}: 'expiresIn' must be a whole number of seconds"
-                    ))
-                }),
+        match Op::decode(&format!("storage.{method}"), args)? {
+            Op::Storage { bucket, call } => self
+                .apply(bucket.as_deref(), call)
+                .await
+                .map(Bson::into_relaxed_extjson),
+            _ => Err(Error::invalid(format!("{method}: not a storage method"))),
+        }
+    }
+
+    /// Runs one typed call.
+    pub async fn apply(&self, bucket: Option<&str>, call: StorageCall) -> Result<Bson> {
+        let bucket = self.bucket(bucket)?;
+        match call {
+            StorageCall::WriteFile {
+                key,
+                data,
+                content_type,
+            } => {
+                bucket
+                    .write_file(&key, data, content_type.as_deref())
+                    .await?;
+                Ok(Bson::Null)
             }
-        };
-        match method {
-            "writeFile" => {
-                let data = match field("data") {
-                    Some(Value::String(s)) => s.as_bytes().to_vec(),
-                    Some(v) => match v.get("$binary").and_then(|b| b.get("base64")).and_then(Value::as_str) {
-                        Some(b64) => STANDARD
-                            .decode(b64)
-                            .map_err(|e| Error::invalid(format!("writeFile: 'data' is not valid base64: {e}")))?,
-                        None => return Err(Error::invalid("writeFile: 'data' must be a string or a Buffer")),
-                    },
-                    None => return Err(Error::invalid("writeFile: 'data' must be a string or a Buffer")),
-                };
-                let ct = field("contentType").and_then(Value::as_str);
-                bucket.write_file(key()?, data, ct).await?;
-                Ok(Value::Null)
+            StorageCall::ReadFile { key } => {
+                let bytes = bucket.read_file(&key).await?;
+                Ok(Bson::Binary(Binary {
+                    subtype: BinarySubtype::Generic,
+                    bytes,
+                }))
             }
-            "readFile" => {
-                let bytes = bucket.read_file(key()?).await?;
-                Ok(json!({ "$binary": { "base64": STANDARD.encode(bytes), "subType": "00" } }))
+            StorageCall::DeleteFile { key } => {
+                bucket.delete_file(&key).await?;
+                Ok(Bson::Null)
             }
-            "deleteFile" => {
-                bucket.delete_file(key()?).await?;
-                Ok(Value::Null)
-            }
-            "listFiles" => {
-                let files = bucket.list_files(field("prefix").and_then(Value::as_str)).await?;
-                Ok(Value::Array(
+            StorageCall::ListFiles { prefix } => {
+                let files = bucket.list_files(prefix.as_deref()).await?;
+                Ok(Bson::Array(
                     files
                         .into_iter()
                         .map(|f| {
-                            json!({
-                                "key": f.key, "size": f.size, "etag": f.etag,
-                                "lastModified": f.last_modified.map(|d| json!({ "$date": d })),
+                            let at = f
+                                .last_modified
+                                .and_then(|d| DateTime::parse_rfc3339_str(d).ok());
+                            Bson::Document(doc! {
+                                "key": f.key, "size": f.size as i64, "etag": f.etag,
+                                "lastModified": at,
                             })
                         })
                         .collect(),
                 ))
             }
-            "getUploadUrl" => Ok(Value::String(bucket.upload_url(key()?, expires()?)?)),
-            "getDownloadUrl" => Ok(Value::String(bucket.download_url(key()?, expires()?)?)),
-            other => Err(Error::invalid(format!(
-                "unknown storage method {other:?}: expected one of writeFile, readFile, deleteFile, listFiles, getUploadUrl, getDownloadUrl"
-            ))),
+            StorageCall::GetUploadUrl { key, expires_in } => {
+                Ok(Bson::String(bucket.upload_url(&key, expires_in)?))
+            }
+            StorageCall::GetDownloadUrl { key, expires_in } => {
+                Ok(Bson::String(bucket.download_url(&key, expires_in)?))
+            }
         }
     }
-}
-
-fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() {
-        return Err(Error::invalid("the file key must be a non-empty string"));
-    }
-    Ok(())
 }
 
 impl Bucket {

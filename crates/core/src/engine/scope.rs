@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::Engine;
+use crate::cloud::call::{Caller, Op};
 use crate::cloud::Cloud;
 use crate::config::BackendKind;
 use crate::error::{Error, Result};
@@ -51,29 +52,27 @@ impl Scope {
         self.ended.load(Ordering::SeqCst)
     }
 
-    /// Runs one call for this invocation.
+    /// Runs one call for this invocation: decoded into the typed
+    /// [`Op`], the walls of a function checked by the Cloud.
     pub async fn dispatch(&self, op: &str, args: Value) -> Result<Value> {
         if self.is_ended() {
             return Err(Error::TokenExpired);
         }
-        match op {
-            "invoke" => self.invoke(args).await,
-            _ => self.cloud.call(op, args).await,
+        match Op::decode(op, args)? {
+            Op::Invoke { name, data } => self.invoke(name, data).await,
+            op => self
+                .cloud
+                .apply(op, Caller::Function)
+                .await
+                .map(crate::cloud::bson::Bson::into_relaxed_extjson),
         }
     }
 
-    async fn invoke(&self, args: Value) -> Result<Value> {
+    async fn invoke(&self, name: String, data: Value) -> Result<Value> {
         let engine = self
             .engine
             .upgrade()
             .ok_or_else(|| Error::invalid("the runtime is shutting down"))?;
-        let name = args
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| Error::invalid("cloud.invoke: name must be a non-empty string"))?
-            .to_string();
-        let data = args.get("data").cloned().unwrap_or(Value::Null);
         let result = engine
             .invoke_function(
                 self.cloud.clone(),

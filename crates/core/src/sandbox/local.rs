@@ -479,6 +479,7 @@ fn reply_frame(nonce: &str, seq: u64, result: Result<Value>) -> String {
             error: None,
             error_code: None,
             server_code: None,
+            code_name: None,
         },
         Err(e) => Reply {
             nonce,
@@ -487,13 +488,8 @@ fn reply_frame(nonce: &str, seq: u64, result: Result<Value>) -> String {
             value: None,
             error: Some(e.to_string()),
             error_code: Some(e.code()),
-            server_code: match e {
-                Error::Database {
-                    server_code: Some(c),
-                    ..
-                } => Some(*c),
-                _ => None,
-            },
+            server_code: e.server_code().map(|(c, _)| c),
+            code_name: e.server_code().and_then(|(_, n)| n),
         },
     };
     ToWorker::Reply(reply).to_line()

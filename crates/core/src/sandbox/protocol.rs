@@ -93,6 +93,9 @@ pub struct Reply<'a> {
     /// The MongoDB server's code (11000 = duplicate key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_code: Option<i32>,
+    /// Its name (`DuplicateKey`), as the Node driver's `err.codeName`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_name: Option<&'static str>,
 }
 
 impl ToWorker<'_> {
