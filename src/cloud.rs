@@ -16,7 +16,7 @@ use runtime_core::cloud::bson::{doc, Binary, Bson, Document};
 use runtime_core::cloud::call::Op;
 use runtime_core::cloud::call::{check_database_name, Caller, StorageCall};
 use runtime_core::cloud::Cloud as CoreCloud;
-use runtime_core::{CloudConfig, Error as CoreError};
+use runtime_core::{CloudConfig, Error as CoreError, Result as CoreResult};
 
 use crate::args::{int, Arg};
 use crate::engine::engine;
@@ -61,11 +61,19 @@ pub struct CloudOptions {
     /// `cloud.env` for functions backed by this Cloud.
     /// @default the FUNCTION_ENV_* variables, prefix stripped
     pub env: Option<HashMap<String, String>>,
+    /// The tenant of functions run with this Cloud as `ctx.cloud` (1 to 128 characters):
+    /// Clouds with the same tenant share warm workers and cached programs.
+    /// @default a tenant of this Cloud's own
+    pub tenant: Option<String>,
 }
 
-fn config_from(options: Option<CloudOptions>) -> CloudConfig {
+fn config_from(options: Option<CloudOptions>) -> CoreResult<CloudConfig> {
     let mut c = CloudConfig::from_env();
-    let Some(o) = options else { return c };
+    let Some(o) = options else { return Ok(c) };
+    if let Some(t) = o.tenant {
+        runtime_core::config::check_tenant("createCloud: tenant", &t)?;
+        c.tenant = Some(t);
+    }
     if let Some(v) = o.mongo_url {
         c.mongo_url = Some(v);
     }
@@ -102,7 +110,7 @@ fn config_from(options: Option<CloudOptions>) -> CloudConfig {
     if let Some(env) = o.env {
         c.env = env.into_iter().collect();
     }
-    c
+    Ok(c)
 }
 
 /// Creates a Cloud: the SDK for host code, and (passed as `ctx.cloud` to
@@ -117,7 +125,7 @@ fn config_from(options: Option<CloudOptions>) -> CloudConfig {
     catch_unwind
 )]
 pub fn create_cloud(env: &Env, options: Arg<Option<CloudOptions>>) -> Result<Cloud> {
-    let config = config_from(options.0);
+    let config = throw(env, config_from(options.0))?;
     throw(env, check_database_name(&config.database))?;
     Ok(Cloud {
         inner: Arc::new(CoreCloud::new(config)),
@@ -184,7 +192,7 @@ impl Cloud {
             env,
             async move {
                 let r = engine
-                    .invoke_function(cloud, &name, data, 1, None, None)
+                    .invoke_function(cloud, &name, data, 1, None, None, None)
                     .await?;
                 let value = serde_json::from_str(r.data.get())
                     .map(from_json)

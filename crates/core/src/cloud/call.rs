@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::ejson::to_document;
 use crate::config::CloudConfig;
+use crate::egress::EgressRequest;
 use crate::error::{Error, Result};
 
 /// The database methods, by their Node-driver names (wire: `db.<name>`).
@@ -48,8 +49,8 @@ pub const STORAGE_METHODS: &[&str] = &[
     "getDownloadUrl",
 ];
 
-/// The other operations a function may send. `fetch` (a function's own
-/// HTTP, served by `crate::egress`) joins this list as `Op::Fetch`.
+/// The other operations of `cloud.*` (`fetch`, a function's own HTTP, is
+/// an operation too, but of the worker's `fetch` global, not of `cloud`).
 pub const OTHER_OPS: &[&str] = &["invoke"];
 
 /// Every wire name, as `db.find`, `storage.readFile`, `invoke`.
@@ -88,6 +89,9 @@ pub enum Op {
         name: String,
         data: Value,
     },
+    /// A function's own `fetch`, sent over the worker pipe; served by the
+    /// invocation scope under `crate::egress`'s policy.
+    Fetch(EgressRequest),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -467,6 +471,9 @@ impl Op {
             Value::Null => Map::new(),
             _ => return Err(Error::invalid(format!("{op}: arguments must be an object"))),
         };
+        if op == "fetch" {
+            return EgressRequest::from_json(&Value::Object(fields)).map(Op::Fetch);
+        }
         if op == "invoke" {
             let mut fields = fields;
             let name = match fields.remove("name") {
@@ -559,7 +566,7 @@ impl Op {
                     _ => Ok(()),
                 }
             }
-            Op::Invoke { .. } => Ok(()),
+            Op::Invoke { .. } | Op::Fetch(_) => Ok(()),
         }
     }
 }

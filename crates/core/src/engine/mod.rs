@@ -267,10 +267,26 @@ impl Engine {
         } else {
             req.ctx
         };
-        let prepared = self.cache.get_or_prepare(&req.name, &req.hash, &req.code);
+        let tenant: Arc<str> = match &req.options.tenant {
+            Some(t) => {
+                crate::config::check_tenant("options.tenant", t)?;
+                t.as_str().into()
+            }
+            None => cloud.tenant().clone(),
+        };
+        let prepared = self
+            .cache
+            .get_or_prepare(&tenant, &req.name, &req.hash, &req.code);
         let env = Arc::new(serde_json::to_value(cloud.env()).unwrap_or(Value::Null));
-        let scope = Arc::new(scope::Scope::new(self.clone(), cloud, depth, backend));
+        let scope = Arc::new(scope::Scope::new(
+            self.clone(),
+            cloud,
+            tenant.clone(),
+            depth,
+            backend,
+        ));
         let job = Job {
+            tenant,
             key: prepared.key,
             name: prepared.name,
             code: prepared.code,
@@ -373,6 +389,8 @@ impl Engine {
 
     /// Runs the stored function `name` with `ctx.body = data` (what
     /// `cloud.invoke` does), at `depth` levels of nesting.
+    // Positional for now; the Cloud SDK rework (issue 11) makes these one struct.
+    #[allow(clippy::too_many_arguments)]
     pub async fn invoke_function(
         self: &Arc<Self>,
         cloud: Arc<Cloud>,
@@ -381,6 +399,7 @@ impl Engine {
         depth: u32,
         backend: Option<BackendKind>,
         parent_deadline: Option<Instant>,
+        tenant: Option<Arc<str>>,
     ) -> Result<ExecuteResult> {
         let max = self.config.max_invoke_depth;
         if depth > max {
@@ -397,6 +416,7 @@ impl Engine {
                 ctx: ctx.to_string(),
                 options: InvocationOptions {
                     backend,
+                    tenant: tenant.map(|t| t.to_string()),
                     ..Default::default()
                 },
                 cloud: Some(cloud),
@@ -425,7 +445,9 @@ impl Engine {
                 LocalPool::start(PoolConfig {
                     node: self.config.node_path.clone().unwrap_or_else(find_node),
                     size: self.config.pool_size,
+                    max_workers: self.config.max_workers,
                     memory_mb: self.config.memory_mb,
+                    isolation: self.config.isolation.clone(),
                     // A log line may be escaped up to 6× (\u0000) in its frame.
                     max_frame: self
                         .config
