@@ -152,7 +152,20 @@ impl CallHandler for Scope {
             deadline: self.deadline.clone(),
             ended: self.ended.clone(),
         };
-        Box::pin(async move { this.dispatch(&op, args).await })
+        // A panic while serving a call (a bug of ours, or of a client
+        // library on input we did not foresee) fails that call at once
+        // instead of leaving the function waiting until its timeout.
+        Box::pin(async move {
+            use futures_util::FutureExt as _;
+            std::panic::AssertUnwindSafe(this.dispatch(&op, args))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Io(format!(
+                        "internal error: the runtime panicked while serving {op}"
+                    )))
+                })
+        })
     }
 
     fn started(&self, deadline: Instant) {
