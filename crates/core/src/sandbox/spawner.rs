@@ -77,7 +77,16 @@ fn die_with_parent(cmd: &mut Command, isolation: Prepared) {
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
-            isolation.apply()
+            isolation.apply()?;
+            // A credential change (the drop to uid 65534 of a root host)
+            // clears the parent-death signal: arm it again.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
         });
     }
 }
