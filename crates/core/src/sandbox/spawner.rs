@@ -70,19 +70,13 @@ fn die_with_parent(cmd: &mut Command, isolation: Prepared) {
     // calls of `Prepared::apply`) and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
+            // Isolation first: a change of credentials (the uid drop)
+            // clears the parent-death signal.
+            isolation.apply()?;
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
             // The host may have died between fork and prctl.
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            isolation.apply()?;
-            // A credential change (the drop to uid 65534 of a root host)
-            // clears the parent-death signal: arm it again.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
