@@ -89,6 +89,8 @@ pub struct RuntimeConfig {
     pub max_workers: usize,
     /// Cap on one invocation's `cloud.invoke` calls in flight at once.
     pub max_concurrent_invokes: usize,
+    /// Cap on one tenant's workers (top-level calls; more wait for its own).
+    pub max_workers_per_tenant: usize,
     /// Kernel isolation of local workers.
     pub isolation: IsolationConfig,
 }
@@ -213,6 +215,11 @@ impl Default for RuntimeConfig {
             egress: EgressPolicy::default(),
             max_workers: 32,
             max_concurrent_invokes: 4,
+            // More workers than cores only compete for them.
+            max_workers_per_tenant: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(2),
             isolation: IsolationConfig::default(),
         }
     }
@@ -291,6 +298,9 @@ impl RuntimeConfig {
         }
         if let Some(v) = get("RUNTIME_MAX_WORKERS") {
             c.max_workers = parse_num("RUNTIME_MAX_WORKERS", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MAX_WORKERS_PER_TENANT") {
+            c.max_workers_per_tenant = parse_num("RUNTIME_MAX_WORKERS_PER_TENANT", &v)?;
         }
         if let Some(v) = get("RUNTIME_MAX_CONCURRENT_INVOKES") {
             c.max_concurrent_invokes = parse_num("RUNTIME_MAX_CONCURRENT_INVOKES", &v)?;

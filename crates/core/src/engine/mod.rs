@@ -446,6 +446,7 @@ impl Engine {
                     node: self.config.node_path.clone().unwrap_or_else(find_node),
                     size: self.config.pool_size,
                     max_workers: self.config.max_workers,
+                    max_workers_per_tenant: self.config.max_workers_per_tenant,
                     memory_mb: self.config.memory_mb,
                     isolation: self.config.isolation.clone(),
                     // A log line may be escaped up to 6× (\u0000) in its frame.
