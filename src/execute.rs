@@ -46,7 +46,10 @@ pub struct ExecuteOptions {
     /// fresh one-off worker (a cold start of ~50 ms). Not enforced by the dify backend.
     /// @default RUNTIME_MEMORY_MB or 256
     pub memory_mb: Option<f64>,
-    /// `'nodejs'` (functions are compiled JavaScript).
+    /// `'typescript'` (`'ts'`): TypeScript, stripped in Rust (no type checking);
+    /// `'javascript'` (`'js'`, `'nodejs'`): CommonJS, or ES modules compiled to it.
+    /// Stacks and syntax errors name the source file and line (`name.ts:7`).
+    /// `'python3'` is reserved (INVALID_ARGUMENT).
     /// @default 'nodejs'
     pub language: Option<String>,
     /// `'local'` (warm worker pool) or `'dify'` (the Dify Sandbox at SANDBOX_URL).
@@ -83,6 +86,7 @@ impl TryFrom<ExecuteOptions> for InvocationOptions {
                 .transpose()?,
             language: o.language.as_deref().map(Language::parse).transpose()?,
             backend: o.backend.as_deref().map(BackendKind::parse).transpose()?,
+            ..Default::default()
         })
     }
 }

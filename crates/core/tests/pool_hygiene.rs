@@ -126,7 +126,7 @@ async fn every_fault_has_its_kind() {
         ("module.exports = () => this.constructor.constructor('return process')().exit(4)", FailureKind::Exited, "Function called process.exit(4)"),
         ("module.exports = () => this.constructor.constructor('return process')().kill(this.constructor.constructor('return process')().pid, 'SIGKILL')", FailureKind::Crashed, "Function crashed its worker process (signal 9)"),
         ("module.exports = () => {", FailureKind::SyntaxError, "SyntaxError: "),
-        ("export default () => 1", FailureKind::EsmSyntax, "ES module syntax is not supported"),
+        ("export default () => import.meta.url", FailureKind::EsmSyntax, "import.meta is not supported"),
         ("exports.x = 1", FailureKind::NoExport, "No callable export"),
         ("module.exports = () => 10n", FailureKind::BadResult, "cannot be converted to JSON"),
         ("module.exports = () => { const a = {}; a.a = a; return a }", FailureKind::BadResult, "cannot be converted to JSON"),

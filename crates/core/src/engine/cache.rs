@@ -14,6 +14,10 @@ pub struct Prepared {
     pub key: Arc<str>,
     pub name: Arc<str>,
     pub code: Arc<str>,
+    /// What compiling the source gave (TypeScript, ES modules, snippets):
+    /// the position map for stacks, or the syntax error. None: the code
+    /// runs as it was given (CommonJS).
+    pub compiled: Option<Arc<Result<crate::compile::Compiled, crate::compile::CompileError>>>,
 }
 
 struct Entry {
@@ -54,13 +58,25 @@ impl ModuleCache {
     /// Returns the prepared program for (name, hash), preparing it from
     /// `code` on a miss.
     pub fn get_or_prepare(&self, name: &str, hash: &str, code: &str) -> Prepared {
+        self.get_or_compile(name, hash, code, crate::compile::How::default())
+    }
+
+    /// Returns the program for (name, hash) compiled `how`, compiling it
+    /// from `code` on a miss (once per code version).
+    pub fn get_or_compile(
+        &self,
+        name: &str,
+        hash: &str,
+        code: &str,
+        how: crate::compile::How,
+    ) -> Prepared {
         let hash = if hash.is_empty() {
             code_hash(code)
         } else {
             hash.to_string()
-        };
+        } + how.tag();
         let Ok(mut inner) = self.inner.lock() else {
-            return prepare(name, &hash, code);
+            return prepare(name, &hash, code, how);
         };
         inner.clock += 1;
         let now = inner.clock;
@@ -70,8 +86,16 @@ impl ModuleCache {
                 return e.prepared.clone();
             }
         }
-        let prepared = prepare(name, &hash, code);
-        let bytes = name.len() + hash.len() + code.len();
+        // Compiled under the lock: concurrent first runs of one code compile it once.
+        let prepared = prepare(name, &hash, code, how);
+        let bytes = name.len()
+            + hash.len()
+            + code.len()
+            + match prepared.compiled.as_deref() {
+                Some(Ok(c)) => c.bytes(),
+                Some(Err(e)) => e.message.len() + e.stack.len(),
+                None => 0,
+            };
         if let Some(old) = inner.by_name.insert(
             name.to_string(),
             Entry {
@@ -108,11 +132,20 @@ impl ModuleCache {
     }
 }
 
-fn prepare(name: &str, hash: &str, code: &str) -> Prepared {
+fn prepare(name: &str, hash: &str, code: &str, how: crate::compile::How) -> Prepared {
+    let compiled = match crate::compile::compile(name, code, how) {
+        Ok(None) => None,
+        Ok(Some(c)) => Some(Ok(c)),
+        Err(e) => Some(Err(e)),
+    };
     Prepared {
         key: format!("{name}@{hash}").into(),
         name: name.into(),
-        code: code.into(),
+        code: match &compiled {
+            Some(Ok(c)) => c.code.as_str().into(),
+            _ => code.into(),
+        },
+        compiled: compiled.map(Arc::new),
     }
 }
 

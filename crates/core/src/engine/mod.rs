@@ -248,9 +248,9 @@ impl Engine {
         }
         let backend = req.options.backend.unwrap_or(self.config.backend);
         let language = req.options.language.unwrap_or(Language::Nodejs);
-        if language != Language::Nodejs {
+        if language == Language::Python3 {
             return Err(Error::invalid(format!(
-                "language '{}' is not supported by executeFunction: functions are compiled JavaScript ('nodejs')",
+                "language '{}' is not supported yet: functions are JavaScript or TypeScript",
                 language.as_str()
             )));
         }
@@ -267,7 +267,14 @@ impl Engine {
         } else {
             req.ctx
         };
-        let prepared = self.cache.get_or_prepare(&req.name, &req.hash, &req.code);
+        // [compile] TypeScript / ES modules / snippets → CommonJS, once per code version.
+        let how = crate::compile::How::of(language, req.options.snippet);
+        let prepared = self
+            .cache
+            .get_or_compile(&req.name, &req.hash, &req.code, how);
+        if let Some(Err(e)) = prepared.compiled.as_deref() {
+            return Ok(crate::compile::failed_result(e, &self.metrics));
+        }
         let env = Arc::new(serde_json::to_value(cloud.env()).unwrap_or(Value::Null));
         let scope = Arc::new(scope::Scope::new(self.clone(), cloud, depth, backend));
         let job = Job {
@@ -316,6 +323,8 @@ impl Engine {
             kind,
             run_ms: time,
         } = outcome;
+        // [compile] Stacks name the user's file and lines (`name.ts:7`).
+        let (error, stack) = crate::compile::remap(prepared.compiled.as_deref(), error, stack);
         let kind = match (&error, kind) {
             (Some(_), None) => Some(FailureKind::FunctionThrew),
             (_, k) => k,
