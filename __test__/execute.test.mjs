@@ -107,7 +107,7 @@ describe('faults stay with their invocation', () => {
     ['a thrown string', 'module.exports = () => { throw "boom" }', {}, "Function threw a non-Error value: 'boom'"],
     ['a thrown object', 'module.exports = () => { throw { code: 1 } }', {}, 'Function threw a non-Error value: { code: 1 }'],
     ['a BigInt result', 'module.exports = () => 10n', {}, 'Function returned a value that cannot be converted to JSON: Do not know how to serialize a BigInt'],
-    ['ES module syntax', 'export default function () {}', {}, "ES module syntax is not supported: compile the function to CommonJS (module.exports = fn, exports.default = fn or exports.main = fn) (Unexpected token 'export')"],
+    ['ES module syntax that cannot run as CommonJS', 'export default () => import.meta.url', {}, 'import.meta is not supported: functions run as CommonJS (use __filename) (fault.js:1)'],
   ];
   for (const [what, code, options, error] of cases) {
     it(`${what} → a clear error, and the next invocation works`, async () => {
