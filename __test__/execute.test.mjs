@@ -192,7 +192,7 @@ describe('misuse of the API', () => {
   it('rejects with a code and a clear message', async () => {
     await rejects(executeFunction('', 'module.exports = () => 1', '', {}), 'INVALID_ARGUMENT', 'name must be a non-empty string');
     await rejects((async () => executeFunction('f', 'module.exports = () => 1', '', {}, { backend: 'docker' }))(), 'INVALID_ARGUMENT', "unknown backend \"docker\": expected 'local' or 'dify'");
-    await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { language: 'python3' }), 'INVALID_ARGUMENT', "language 'python3' is not supported by executeFunction: functions are compiled JavaScript ('nodejs')");
+    await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { language: 'python3' }), 'INVALID_ARGUMENT', "language 'python3' is not supported by executeFunction: functions are JavaScript ('javascript') or TypeScript ('typescript')");
     await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { timeoutMs: 0 }), 'INVALID_ARGUMENT', 'options.timeoutMs (RUNTIME_MAX_TIMEOUT_MS) must be an integer from 1 to 900000, got 0');
     const circular = {}; circular.self = circular;
     await rejects((async () => executeFunction('f', 'module.exports = () => 1', '', circular))(), 'INVALID_ARGUMENT', expect.stringContaining('ctx must be a JSON-serializable object'));

@@ -63,7 +63,7 @@ describe('executeFunction with TypeScript and ES modules', () => {
     expect(r.error).toBe('import.meta is not supported: functions run as CommonJS (use __filename) (esm.js:1)');
     r = await run("const x = await Promise.resolve(1);\nexport default () => x");
     expect(r.errorCode).toBe('ESM_SYNTAX');
-    expect(r.error).toBe('top-level await is not supported in a function module: await inside the exported function (esm.js:2)');
+    expect(r.error).toBe('top-level await is not supported in a function module: await inside the exported function (esm.js:1)');
     r = await run("import _ from 'lodash';\nexport default () => _");
     expect(r.error).toMatch(/^Cannot find module 'lodash': functions can require only Node built-in modules/);
   });
@@ -75,7 +75,7 @@ describe('executeFunction with TypeScript and ES modules', () => {
     });
     await expect(executeFunction('f', 'x = 1', '', {}, { language: 'python' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
-      message: "language 'python3' is not supported yet: functions are JavaScript or TypeScript",
+      message: "language 'python3' is not supported by executeFunction: functions are JavaScript ('javascript') or TypeScript ('typescript')",
     });
   });
 });

@@ -250,7 +250,7 @@ impl Engine {
         let language = req.options.language.unwrap_or(Language::Nodejs);
         if language == Language::Python3 {
             return Err(Error::invalid(format!(
-                "language '{}' is not supported yet: functions are JavaScript or TypeScript",
+                "language '{}' is not supported by executeFunction: functions are JavaScript ('javascript') or TypeScript ('typescript')",
                 language.as_str()
             )));
         }
