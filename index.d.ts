@@ -343,7 +343,7 @@ export interface PoolHealth {
  * `error`); rejects only for misuse: `INVALID_ARGUMENT` (unknown language, `python3`,
  * timeoutMs out of range), and the errors `executeFunction` rejects with.
  */
-export declare function runCode(options: Arg<RunCodeOptions>): Promise<RunCodeResult>
+export declare function runCode(options: RunCodeOptions): Promise<RunCodeResult>
 
 /** What `runCode` runs. */
 export interface RunCodeOptions {

@@ -106,7 +106,10 @@ pub struct RunCodeResult {
 /// Resolves for anything the code did (throw, timeout, syntax error: see `exitCode`,
 /// `error`); rejects only for misuse: `INVALID_ARGUMENT` (unknown language, `python3`,
 /// timeoutMs out of range), and the errors `executeFunction` rejects with.
-#[napi(ts_return_type = "Promise<RunCodeResult>")]
+#[napi(
+    ts_args_type = "options: RunCodeOptions",
+    ts_return_type = "Promise<RunCodeResult>"
+)]
 pub fn run_code<'env>(
     env: &'env Env,
     options: Arg<RunCodeOptions>,
