@@ -119,26 +119,12 @@ function __difyMain(cfg) {
   };
 
   // A function's own fetch, performed by the host (see the bridge's /v1/fetch).
-  const difyFetch = async (input, init) => {
-    if (done) throw new TypeError('fetch after the function returned');
-    const req = new Request(input, init);
-    const signal = req.signal;
-    if (signal && signal.aborted) throw signal.reason;
-    const body = req.body === null ? null : Buffer.from(await req.arrayBuffer()).toString('base64');
-    const sent = post('/v1/fetch', JSON.stringify({ url: req.url, method: req.method, headers: [...req.headers], body }));
-    const reply = await (signal ? Promise.race([sent, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]) : sent);
-    if (!reply.ok) {
-      const e = new TypeError(reply.error);
-      e.code = reply.errorCode;
-      e.errorCode = reply.errorCode;
-      throw e;
-    }
-    const nullBody = reply.status === 101 || reply.status === 204 || reply.status === 205 || reply.status === 304;
-    const res = new Response(nullBody ? null : Buffer.from(reply.body, 'base64'), { status: reply.status, statusText: reply.statusText, headers: reply.headers });
-    Object.defineProperty(res, 'url', { value: reply.url });
-    Object.defineProperty(res, 'redirected', { value: reply.redirected });
-    return res;
-  };
+  const difyFetch = __makeFetch((r) => post('/v1/fetch', JSON.stringify(r)).then((reply) => {
+    if (reply.ok) return reply;
+    const e = new Error(reply.error);
+    e.errorCode = reply.errorCode;
+    throw e;
+  }), () => done);
 
   process.on('unhandledRejection', (reason) => {
     const info = __describeThrown(reason, ownFile);
@@ -164,10 +150,9 @@ function __difyMain(cfg) {
     return;
   }
   const c = __freshContext();
-  c.g.fetch = difyFetch;
   __invoke(mod, c, cfg, {
     log: (line) => { if (!done) emit('L', JSON.stringify(line)); },
-    call, timers, ownFile,
+    call, timers, ownFile, fetch: difyFetch,
     isDone: () => done,
     done: (json) => finish('{"data":' + json + '}'),
     fail,

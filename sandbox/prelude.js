@@ -238,6 +238,40 @@ function __callError(reply) {
   return e;
 }
 
+// -------------------------------------------------------------------- fetch
+
+// A function's `fetch`: the request goes to the host, which performs it
+// under the egress policy (crates/core/src/egress.rs). `send(request)` →
+// Promise of `{ status, statusText, headers, body (base64), url, redirected }`,
+// rejecting with the host's error (errorCode EGRESS_REFUSED / EGRESS_FAILED).
+function __makeFetch(send, isDone) {
+  return async function fetch(input, init) {
+    if (isDone()) throw new TypeError('fetch after the function returned');
+    const req = new Request(input, init);
+    const signal = req.signal;
+    if (signal && signal.aborted) throw signal.reason;
+    const body = req.body === null ? null : Buffer.from(await req.arrayBuffer()).toString('base64');
+    const sent = send({ url: req.url, method: req.method, headers: [...req.headers], body });
+    let reply;
+    try {
+      reply = await (signal ? Promise.race([sent, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]) : sent);
+    } catch (err) {
+      if (err && err.errorCode) {
+        const e = new TypeError(err.message);
+        e.code = err.errorCode;
+        e.errorCode = err.errorCode;
+        throw e;
+      }
+      throw err;
+    }
+    const nullBody = reply.status === 101 || reply.status === 204 || reply.status === 205 || reply.status === 304;
+    const res = new Response(nullBody ? null : Buffer.from(reply.body, 'base64'), { status: reply.status, statusText: reply.statusText, headers: reply.headers });
+    Object.defineProperty(res, 'url', { value: reply.url });
+    Object.defineProperty(res, 'redirected', { value: reply.redirected });
+    return res;
+  };
+}
+
 // ------------------------------------------------------------------ modules
 
 const __ESM_HINT = 'ES module syntax is not supported: compile the function to CommonJS ' +
@@ -272,6 +306,50 @@ function __syntaxError(err, filename) {
   e.stack = head + `\n\nSyntaxError: ${msg}`;
   e.__kind = 'SYNTAX_ERROR';
   return e;
+}
+
+// Modules that open sockets: a function has none (the kernel refuses them
+// in local workers); its network is `fetch`, performed by the host.
+const __NET_MODULES = new Set(['net', 'tls', 'http', 'https', 'http2', 'dgram']);
+function __netError(what) {
+  const e = new Error(`${what} is not available in a function: it has no network sockets. ` +
+    'Use fetch(url, init), which the runtime performs for the function under its egress policy (RUNTIME_EGRESS_ALLOW)');
+  e.code = 'EGRESS_REFUSED';
+  e.errorCode = 'EGRESS_REFUSED';
+  return e;
+}
+function __netModule(id) {
+  const real = require(id);
+  const out = {};
+  for (const k of Object.keys(real)) {
+    const v = real[k];
+    out[k] = typeof v === 'function' && /^(request|get|connect|createConnection|createServer|createSocket|lookup|resolve|Server|Socket|Agent)/.test(k)
+      ? function () { throw __netError(`${id}.${k}()`); }
+      : v;
+  }
+  return Object.freeze(out);
+}
+
+// `require` of one invocation: Node built-ins, with the timers owned by the
+// invocation (cleared when it ends) and the socket modules refusing with a
+// pointer to fetch. None of this is the boundary (`require('process')` is
+// the worker's real `process`): the kernel layers of
+// crates/core/src/sandbox/isolation.rs are; this gives clear errors.
+function __makeRequire(timers) {
+  const t = timers.globals;
+  const timersModule = Object.freeze(Object.assign({}, require('timers'), t));
+  const timersPromises = Object.freeze({
+    setTimeout: (ms, value) => new Promise((resolve) => t.setTimeout(() => resolve(value), ms)),
+    setImmediate: (value) => new Promise((resolve) => t.setImmediate(() => resolve(value))),
+    scheduler: { wait: (ms) => new Promise((resolve) => t.setTimeout(resolve, ms)), yield: () => new Promise((resolve) => t.setImmediate(resolve)) },
+  });
+  return function require(id) {
+    const bare = typeof id === 'string' && id.startsWith('node:') ? id.slice(5) : id;
+    if (bare === 'timers') return timersModule;
+    if (bare === 'timers/promises') return timersPromises;
+    if (__NET_MODULES.has(bare)) return __netModule(bare);
+    return __sandboxRequire(id);
+  };
 }
 
 function __sandboxRequire(id) {
@@ -345,6 +423,12 @@ function __describeThrown(err, ownFile) {
     let error = err.message || String(err.name || 'Error');
     let kind = typeof err.__kind === 'string' ? err.__kind : 'FUNCTION_THREW';
     if (err.code === 'ERR_ACCESS_DENIED') { error += __ACCESS_HINT; kind = 'BLOCKED'; }
+    // Buffers and ArrayBuffers count against the worker's data limit
+    // (RLIMIT_DATA), which memoryMb sets.
+    if (err instanceof RangeError && /Array buffer allocation failed|allocation failed/i.test(error)) {
+      error = `Out of memory: ${error} (Buffers and ArrayBuffers count against memoryMb)`;
+      kind = 'OUT_OF_MEMORY';
+    }
     return { error, stack: __cleanStack(err.stack, ownFile), kind };
   }
   return { error: `Function threw a non-Error value: ${__util.inspect(err, { depth: 2, breakLength: Infinity })}`, kind: 'FUNCTION_THREW' };
@@ -433,7 +517,7 @@ function __freshContext() {
 
 // Runs one invocation of a compiled module in the prepared context `c`.
 // `input`: {ctx (JSON text), env, logCap}. `io`: {log(line), call(op, args)
-// → Promise, timers, ownFile, isDone(), done(json), fail(info)} — the
+// → Promise, fetch?, timers, ownFile, isDone(), done(json), fail(info)} — the
 // driver's transport. Shared by both drivers so a function behaves the same
 // on every backend.
 async function __invoke(mod, c, input, io) {
@@ -442,10 +526,13 @@ async function __invoke(mod, c, input, io) {
   g.cloud = __makeCloud(io.call, input.env, io.log, c.fromWire);
   g.process = __processShim();
   Object.assign(g, io.timers.globals);
+  const req = __makeRequire(io.timers);
+  g.require = req;
+  if (io.fetch) g.fetch = io.fetch;
   try {
     const wrapper = mod.script.runInContext(g);
     const module = { exports: {} };
-    wrapper.call(module.exports, module.exports, __sandboxRequire, module, mod.filename, '/');
+    wrapper.call(module.exports, module.exports, req, module, mod.filename, '/');
     const fn = __entry(module.exports);
     const ctx = c.parse(typeof input.ctx === 'string' ? input.ctx : '{}');
     ctx.cloud = g.cloud;

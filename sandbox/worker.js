@@ -106,6 +106,7 @@ async function __run(msg) {
   });
   await __invoke(mod, c, msg, {
     log, call, timers: inv.timers, ownFile: __OWN_FILE,
+    fetch: __makeFetch((r) => call('fetch', r), () => inv.done),
     isDone: () => inv.done,
     done: (json) => __finish(inv, __frame.done(inv.nonce, json)),
     fail: (info) => __fail(inv, info),
@@ -128,6 +129,10 @@ function __onReply(msg) {
   if (msg.ok) p.resolve(msg.value);
   else p.reject(__callError(msg));
 }
+
+// SIGUSR1 would open the inspector (what `process._debugProcess` sends):
+// a handler keeps it shut. The kernel layers refuse such signals too.
+process.on('SIGUSR1', () => {});
 
 // Faults that escape an invocation's own try/catch.
 process.on('unhandledRejection', (reason, promise) => {

@@ -52,11 +52,19 @@ pub struct CloudOptions {
     /// `cloud.env` for functions backed by this Cloud.
     /// @default the FUNCTION_ENV_* variables, prefix stripped
     pub env: Option<HashMap<String, String>>,
+    /// The tenant of functions run with this Cloud as `ctx.cloud` (1 to 128 characters):
+    /// Clouds with the same tenant share warm workers and cached programs.
+    /// @default a tenant of this Cloud's own
+    pub tenant: Option<String>,
 }
 
-fn config_from(options: Option<CloudOptions>) -> CloudConfig {
+fn config_from(options: Option<CloudOptions>) -> CoreResult<CloudConfig> {
     let mut c = CloudConfig::from_env();
-    let Some(o) = options else { return c };
+    let Some(o) = options else { return Ok(c) };
+    if let Some(t) = o.tenant {
+        runtime_core::config::check_tenant("createCloud: tenant", &t)?;
+        c.tenant = Some(t);
+    }
     if let Some(v) = o.mongo_url {
         c.mongo_url = Some(v);
     }
@@ -90,7 +98,7 @@ fn config_from(options: Option<CloudOptions>) -> CloudConfig {
     if let Some(env) = o.env {
         c.env = env.into_iter().collect();
     }
-    c
+    Ok(c)
 }
 
 /// Creates a Cloud: the SDK for host code, and (passed as `ctx.cloud` to
@@ -99,10 +107,10 @@ fn config_from(options: Option<CloudOptions>) -> CloudConfig {
 /// that call, naming the variable to set.
 /// Throws `INVALID_ARGUMENT` for options of the wrong type.
 #[napi(ts_args_type = "options?: CloudOptions | undefined | null")]
-pub fn create_cloud(options: Arg<Option<CloudOptions>>) -> Cloud {
-    Cloud {
-        inner: Arc::new(CoreCloud::new(config_from(options.0))),
-    }
+pub fn create_cloud(env: &Env, options: Arg<Option<CloudOptions>>) -> napi::Result<Cloud> {
+    Ok(Cloud {
+        inner: Arc::new(CoreCloud::new(throw(env, config_from(options.0))?)),
+    })
 }
 
 /// The Cloud SDK: `database()`, `storage.bucket()`, `invoke()`, `env`.
@@ -160,7 +168,7 @@ impl Cloud {
             env,
             async move {
                 let r = engine
-                    .invoke_function(cloud, &name, data, 1, None, None)
+                    .invoke_function(cloud, &name, data, 1, None, None, None)
                     .await?;
                 match r.error {
                     Some(message) => Err(CoreError::InvokeFailed { name, message }),

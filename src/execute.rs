@@ -36,6 +36,12 @@ pub(crate) fn engine() -> std::result::Result<Arc<Engine>, CoreError> {
 /// `INVALID_ARGUMENT` error naming the option.
 #[napi(object)]
 pub struct ExecuteOptions {
+    /// Whose function this is. A local worker serves one tenant for its whole life, and
+    /// compiled programs are cached per tenant, so tenants never share a process, a
+    /// module cache, a temp folder or timers. 1 to 128 characters.
+    /// @default the tenant of `ctx.cloud` (each `createCloud()` object is its own tenant
+    /// unless created with `{ tenant }`), else `'default'`
+    pub tenant: Option<String>,
     /// Milliseconds the function may run, counted from when it starts (time spent
     /// waiting for a free worker is bounded separately by RUNTIME_QUEUE_TIMEOUT_MS).
     /// An integer from 1 to RUNTIME_MAX_TIMEOUT_MS (default 900000).
@@ -62,6 +68,7 @@ impl TryFrom<ExecuteOptions> for InvocationOptions {
     fn try_from(o: ExecuteOptions) -> std::result::Result<Self, CoreError> {
         let config = engine()?.config().clone();
         Ok(InvocationOptions {
+            tenant: o.tenant,
             timeout_ms: o
                 .timeout_ms
                 .map(|v| {
@@ -293,6 +300,29 @@ pub struct PoolHealth {
     pub queued: u32,
     /// Workers replaced after a fault since start.
     pub replaced: f64,
+    /// Idle workers not yet bound to a tenant (a new tenant's first call takes one).
+    pub blank: u32,
+    /// Tenants with an idle worker.
+    pub tenants: u32,
+    /// RUNTIME_MAX_WORKERS: the cap on every worker process.
+    pub max_workers: u32,
+}
+
+/// The kernel layers every local worker runs under (see the README's security model).
+#[napi(object)]
+pub struct IsolationHealth {
+    /// `auto` or `strict` (RUNTIME_ISOLATION).
+    pub level: String,
+    /// The Landlock ABI in force; 0 when Landlock is not applied.
+    pub landlock: u32,
+    /// Whether the seccomp deny-list is applied.
+    pub seccomp: bool,
+    /// Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`.
+    pub namespaces: Vec<String>,
+    /// Whether RLIMIT_DATA/FSIZE/NOFILE/CORE are set.
+    pub rlimits: bool,
+    /// The uid workers run as (a root host only); absent when they keep the host's.
+    pub uid: Option<u32>,
 }
 
 /// The state of each service of the default Cloud: `up` (its last call worked), `down`
@@ -312,6 +342,8 @@ pub struct Health {
     /// `local` or `dify`.
     pub backend: String,
     pub pool: PoolHealth,
+    /// The active isolation layers; absent until the local pool has started.
+    pub isolation: Option<IsolationHealth>,
     pub services: ServicesHealth,
 }
 
@@ -329,7 +361,18 @@ pub fn health(env: &Env) -> napi::Result<Health> {
             busy: h.pool.busy as u32,
             queued: h.pool.queued as u32,
             replaced: h.pool.replaced as f64,
+            blank: h.pool.blank as u32,
+            tenants: h.pool.tenants as u32,
+            max_workers: h.pool.max_workers as u32,
         },
+        isolation: h.pool.isolation.map(|l| IsolationHealth {
+            level: l.level.as_str().into(),
+            landlock: l.landlock_abi.max(0) as u32,
+            seccomp: l.seccomp,
+            namespaces: l.namespaces.iter().map(|n| n.to_string()).collect(),
+            rlimits: l.rlimits,
+            uid: l.uid,
+        }),
         services: ServicesHealth {
             database: h.database.into(),
             storage: h.storage.into(),

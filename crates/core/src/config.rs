@@ -91,6 +91,108 @@ pub struct RuntimeConfig {
     pub max_memory_mb: u64,
     /// Who a function's own `fetch` may reach (`RUNTIME_EGRESS`, `RUNTIME_EGRESS_ALLOW`).
     pub egress: EgressPolicy,
+    /// Cap on every local worker process: warm, blank, one-off and nested.
+    pub max_workers: usize,
+    /// Cap on one invocation's `cloud.invoke` calls in flight at once.
+    pub max_concurrent_invokes: usize,
+    /// Kernel isolation of local workers.
+    pub isolation: IsolationConfig,
+}
+
+/// Checks a tenant name (`options.tenant`, `createCloud({ tenant })`).
+pub fn check_tenant(what: &str, t: &str) -> Result<()> {
+    if t.is_empty() || t.len() > 128 || t.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "{what} must be a string of 1 to 128 characters without control characters, got {t:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// `RUNTIME_ISOLATION`: `auto` uses the strongest layers the machine
+/// allows; `strict` refuses to run functions without Landlock and seccomp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationLevel {
+    Auto,
+    Strict,
+}
+
+impl IsolationLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IsolationLevel::Auto => "auto",
+            IsolationLevel::Strict => "strict",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IsolationConfig {
+    pub level: IsolationLevel,
+    /// Layers switched off (`RUNTIME_ISOLATION_DISABLE`, for diagnosis and
+    /// tests): `landlock`, `seccomp`, `namespaces`, `rlimits`.
+    pub disable: Vec<String>,
+    /// The uid/gid workers run as when the host is root (`RUNTIME_WORKER_UID`/`_GID`).
+    pub worker_uid: u32,
+    pub worker_gid: u32,
+    /// Size of a worker's private temp folder, MiB (`RUNTIME_WORKER_TMP_MB`).
+    pub tmp_mb: u64,
+}
+
+impl Default for IsolationConfig {
+    fn default() -> Self {
+        IsolationConfig {
+            level: IsolationLevel::Auto,
+            disable: Vec::new(),
+            worker_uid: 65534,
+            worker_gid: 65534,
+            tmp_mb: 64,
+        }
+    }
+}
+
+impl IsolationConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut c = IsolationConfig::default();
+        if let Some(v) = get("RUNTIME_ISOLATION") {
+            c.level = match v.trim() {
+                "auto" => IsolationLevel::Auto,
+                "strict" => IsolationLevel::Strict,
+                other => {
+                    return Err(Error::Config(format!(
+                        "RUNTIME_ISOLATION={other:?}: expected 'auto' or 'strict'"
+                    )))
+                }
+            };
+        }
+        if let Some(v) = get("RUNTIME_ISOLATION_DISABLE") {
+            for layer in v.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+                if !["landlock", "seccomp", "namespaces", "rlimits"].contains(&layer) {
+                    return Err(Error::Config(format!(
+                        "RUNTIME_ISOLATION_DISABLE: unknown layer {layer:?} \
+                         (expected landlock, seccomp, namespaces or rlimits)"
+                    )));
+                }
+                c.disable.push(layer.to_string());
+            }
+        }
+        if let Some(v) = get("RUNTIME_WORKER_UID") {
+            c.worker_uid = parse_num("RUNTIME_WORKER_UID", &v)?;
+            c.worker_gid = c.worker_uid;
+        }
+        if let Some(v) = get("RUNTIME_WORKER_GID") {
+            c.worker_gid = parse_num("RUNTIME_WORKER_GID", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_WORKER_TMP_MB") {
+            c.tmp_mb = parse_num("RUNTIME_WORKER_TMP_MB", &v)?;
+            if c.tmp_mb == 0 {
+                return Err(Error::Config(
+                    "RUNTIME_WORKER_TMP_MB must be at least 1".into(),
+                ));
+            }
+        }
+        Ok(c)
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -115,6 +217,9 @@ impl Default for RuntimeConfig {
             max_timeout_ms: 15 * 60 * 1000,
             max_memory_mb: host_memory_mb(),
             egress: EgressPolicy::default(),
+            max_workers: 32,
+            max_concurrent_invokes: 4,
+            isolation: IsolationConfig::default(),
         }
     }
 }
@@ -190,7 +295,19 @@ impl RuntimeConfig {
         if let Some(v) = get("RUNTIME_MAX_MEMORY_MB") {
             c.max_memory_mb = parse_num("RUNTIME_MAX_MEMORY_MB", &v)?;
         }
+        if let Some(v) = get("RUNTIME_MAX_WORKERS") {
+            c.max_workers = parse_num("RUNTIME_MAX_WORKERS", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_MAX_CONCURRENT_INVOKES") {
+            c.max_concurrent_invokes = parse_num("RUNTIME_MAX_CONCURRENT_INVOKES", &v)?;
+        }
+        c.isolation = IsolationConfig::from_lookup(&get)?;
         for (var, value, min) in [
+            (
+                "RUNTIME_MAX_CONCURRENT_INVOKES",
+                c.max_concurrent_invokes as u64,
+                1,
+            ),
             ("RUNTIME_TIMEOUT_MS", c.timeout_ms, 1),
             ("RUNTIME_MAX_TIMEOUT_MS", c.max_timeout_ms, 1),
             ("RUNTIME_QUEUE_TIMEOUT_MS", c.queue_timeout_ms, 1),
@@ -200,6 +317,12 @@ impl RuntimeConfig {
             if value < min {
                 return Err(Error::Config(format!("{var} must be at least {min}")));
             }
+        }
+        if c.max_workers < c.pool_size + 1 {
+            return Err(Error::Config(format!(
+                "RUNTIME_MAX_WORKERS ({}) must be above RUNTIME_POOL_SIZE ({}): the cap covers the pool's blank workers and every bound one",
+                c.max_workers, c.pool_size
+            )));
         }
         if c.timeout_ms > c.max_timeout_ms {
             return Err(Error::Config(format!(
@@ -237,6 +360,9 @@ fn host_memory_mb() -> u64 {
 /// Per-invocation overrides (`executeFunction`'s `options`).
 #[derive(Debug, Clone, Default)]
 pub struct InvocationOptions {
+    /// Whose function this is: workers and cached programs are never shared
+    /// between tenants. Default: the tenant of the invocation's Cloud.
+    pub tenant: Option<String>,
     pub timeout_ms: Option<u64>,
     pub memory_mb: Option<u64>,
     pub language: Option<Language>,
@@ -265,6 +391,9 @@ pub struct CloudConfig {
     pub s3: S3Config,
     /// `cloud.env`: the `FUNCTION_ENV_*` variables with the prefix stripped.
     pub env: BTreeMap<String, String>,
+    /// The tenant of functions run with this Cloud (`createCloud({ tenant })`);
+    /// None: each Cloud is its own tenant.
+    pub tenant: Option<String>,
 }
 
 impl CloudConfig {
@@ -305,6 +434,7 @@ impl CloudConfig {
                         .map(|rest| (rest.to_string(), v.clone()))
                 })
                 .collect(),
+            tenant: None,
         }
     }
 }
@@ -358,5 +488,50 @@ mod tests {
         assert_eq!(c.env["API_KEY"], "k");
         assert!(!c.s3.force_path_style);
         assert_eq!(c.database, "simple_ide");
+    }
+
+    #[test]
+    fn isolation_and_worker_cap_settings() {
+        let c = RuntimeConfig::from_lookup(env(&[])).unwrap();
+        assert_eq!(c.isolation.level, IsolationLevel::Auto);
+        assert_eq!((c.isolation.worker_uid, c.isolation.tmp_mb), (65534, 64));
+        assert_eq!((c.max_workers, c.max_concurrent_invokes), (32, 4));
+        let c = RuntimeConfig::from_lookup(env(&[
+            ("RUNTIME_ISOLATION", "strict"),
+            ("RUNTIME_ISOLATION_DISABLE", "landlock, namespaces"),
+            ("RUNTIME_WORKER_UID", "1000"),
+        ]))
+        .unwrap();
+        assert_eq!(c.isolation.level, IsolationLevel::Strict);
+        assert_eq!(c.isolation.disable, ["landlock", "namespaces"]);
+        assert_eq!(
+            (c.isolation.worker_uid, c.isolation.worker_gid),
+            (1000, 1000)
+        );
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_ISOLATION", "paranoid")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: RUNTIME_ISOLATION=\"paranoid\": expected 'auto' or 'strict'"
+        );
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_ISOLATION_DISABLE", "apparmor")]))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: RUNTIME_ISOLATION_DISABLE: unknown layer \"apparmor\" (expected landlock, seccomp, namespaces or rlimits)"
+        );
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_MAX_WORKERS", "4")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: RUNTIME_MAX_WORKERS (4) must be above RUNTIME_POOL_SIZE (4): the cap covers the pool's blank workers and every bound one"
+        );
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_WORKER_TMP_MB", "0")])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("RUNTIME_WORKER_TMP_MB must be at least 1"),
+            "{e}"
+        );
+        assert!(check_tenant("t", "shop-1").is_ok());
+        assert!(check_tenant("t", &"x".repeat(129)).is_err());
+        assert!(check_tenant("t", "a\nb").is_err());
     }
 }

@@ -39,6 +39,49 @@ pub struct EgressPolicy {
     allow: Vec<Rule>,
     deny: Vec<SocketAddr>,
     max_response_bytes: usize,
+    clients: Clients,
+}
+
+/// HTTP clients kept between fetches, so connections are reused (building
+/// a client and a TCP connection per fetch cost more than the request).
+/// One per (host name, checked address): a host name's connections are
+/// pinned to the address the policy checked, so reuse cannot rebind it.
+#[derive(Debug, Clone, Default)]
+struct Clients(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<(String, SocketAddr), reqwest::Client>>,
+    >,
+);
+
+impl Clients {
+    /// Kept clients at most; past it the cache starts over.
+    const MAX: usize = 256;
+
+    fn get(&self, pinned: Option<&str>, addr: SocketAddr) -> Result<reqwest::Client> {
+        let key = (pinned.unwrap_or("").to_string(), addr);
+        if let Ok(map) = self.0.lock() {
+            if let Some(c) = map.get(&key) {
+                return Ok(c.clone());
+            }
+        }
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if let Some(host) = pinned {
+            // Pinned: the connection goes to the address we checked.
+            builder = builder.resolve(host, addr);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| Error::EgressFailed(format!("cannot build the HTTP client: {e}")))?;
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.insert(key, client.clone());
+        }
+        Ok(client)
+    }
 }
 
 /// One `RUNTIME_EGRESS_ALLOW` entry.
@@ -69,6 +112,63 @@ pub struct EgressResponse {
     pub redirected: bool,
 }
 
+impl EgressRequest {
+    /// Reads `{ url, method, headers: [[k, v]…], body: base64? }`, as
+    /// `fetch` in a sandbox sends it (over a worker pipe or the bridge).
+    pub fn from_json(v: &serde_json::Value) -> Result<Self> {
+        use base64::Engine as _;
+        let url = v
+            .get("url")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| Error::invalid("fetch request needs a string 'url'"))?;
+        let headers = v
+            .get("headers")
+            .and_then(serde_json::Value::as_array)
+            .map(|hs| {
+                hs.iter()
+                    .filter_map(|h| {
+                        Some((
+                            h.get(0)?.as_str()?.to_string(),
+                            h.get(1)?.as_str()?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let body = match v.get("body").and_then(serde_json::Value::as_str) {
+            Some(b) => base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|e| Error::invalid(format!("fetch request body is not base64: {e}")))?,
+            None => Vec::new(),
+        };
+        Ok(EgressRequest {
+            method: v
+                .get("method")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("GET")
+                .to_string(),
+            url: url.to_string(),
+            headers,
+            body,
+        })
+    }
+}
+
+impl EgressResponse {
+    /// `{ status, statusText, headers, body: base64, url, redirected }`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use base64::Engine as _;
+        serde_json::json!({
+            "status": self.status,
+            "statusText": self.status_text,
+            "headers": self.headers,
+            "body": base64::engine::general_purpose::STANDARD.encode(&self.body),
+            "url": self.url,
+            "redirected": self.redirected,
+        })
+    }
+}
+
 impl Default for EgressPolicy {
     fn default() -> Self {
         EgressPolicy {
@@ -76,6 +176,7 @@ impl Default for EgressPolicy {
             allow: Vec::new(),
             deny: Vec::new(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            clients: Clients::default(),
         }
     }
 }
@@ -284,20 +385,13 @@ impl EgressPolicy {
                     "fetch {url}: the invocation's time ran out"
                 )));
             }
-            let mut builder = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
+            let pinned = url
+                .host_str()
+                .filter(|h| h.parse::<IpAddr>().is_err() && !h.starts_with('['));
+            let client = self.clients.get(pinned, addr)?;
+            let mut rb = client
+                .request(method.clone(), url.clone())
                 .timeout(remaining);
-            if let Some(host) = url.host_str() {
-                if host.parse::<IpAddr>().is_err() && !host.starts_with('[') {
-                    // Pinned: the connection goes to the address we checked.
-                    builder = builder.resolve(host, addr);
-                }
-            }
-            let client = builder
-                .build()
-                .map_err(|e| Error::EgressFailed(format!("cannot build the HTTP client: {e}")))?;
-            let mut rb = client.request(method.clone(), url.clone());
             for (k, v) in &headers {
                 rb = rb.header(k.as_str(), v.as_str());
             }

@@ -85,6 +85,9 @@ pub enum Error {
     Io(String),
     #[error("the runtime is shut down: shutdown() was called, so it runs no more functions")]
     ShutDown,
+    /// `RUNTIME_ISOLATION=strict` and a required layer cannot be applied.
+    #[error("{0}")]
+    IsolationUnavailable(String),
 }
 
 impl Error {
@@ -121,6 +124,7 @@ impl Error {
             Error::EgressFailed(_) => "EGRESS_FAILED",
             Error::Io(_) => "IO_ERROR",
             Error::ShutDown => "SHUT_DOWN",
+            Error::IsolationUnavailable(_) => "ISOLATION_UNAVAILABLE",
         }
     }
 

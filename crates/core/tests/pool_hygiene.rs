@@ -70,9 +70,9 @@ fn zombie_children() -> usize {
 }
 
 /// Waits until one function holds a worker (the pool starts lazily).
-async fn wait_until_busy(e: &Arc<Engine>) {
+async fn wait_until_busy(e: &Arc<Engine>, n: usize) {
     let t0 = Instant::now();
-    while e.pool_stats().map(|s| s.busy) != Some(1) {
+    while e.pool_stats().map(|s| s.busy) != Some(n) {
         assert!(
             t0.elapsed() < Duration::from_secs(10),
             "the function never started"
@@ -124,7 +124,9 @@ async fn every_fault_has_its_kind() {
         ("module.exports = () => { const a = []; for (;;) a.push(new Array(1e6).fill(1)) }", FailureKind::OutOfMemory, "Function ran out of memory"),
         ("module.exports = () => process.exit(3)", FailureKind::Exited, "process.exit(3) is not allowed"),
         ("module.exports = () => this.constructor.constructor('return process')().exit(4)", FailureKind::Exited, "Function called process.exit(4)"),
-        ("module.exports = () => this.constructor.constructor('return process')().kill(this.constructor.constructor('return process')().pid, 'SIGKILL')", FailureKind::Crashed, "Function crashed its worker process (signal 9)"),
+        ("module.exports = () => this.constructor.constructor('return process')().abort()", FailureKind::Crashed, "Function crashed its worker process (signal 6)"),
+        // The kernel refuses kill(2) to a worker, even of itself.
+        ("module.exports = () => this.constructor.constructor('return process')().kill(this.constructor.constructor('return process')().pid, 'SIGKILL')", FailureKind::FunctionThrew, "kill EPERM"),
         ("module.exports = () => {", FailureKind::SyntaxError, "SyntaxError: "),
         ("export default () => import.meta.url", FailureKind::EsmSyntax, "import.meta is not supported"),
         ("exports.x = 1", FailureKind::NoExport, "No callable export"),
@@ -184,34 +186,46 @@ async fn a_storm_queues_instead_of_timing_out() {
     // A short queue limit gives QUEUE_TIMEOUT, and the function did not run.
     let e = engine_with(RuntimeConfig {
         pool_size: 1,
+        max_workers: 2,
         queue_timeout_ms: 100,
         ..RuntimeConfig::default()
     });
-    // Start the pool first, then wait until the slow function holds the
-    // only worker, so the next call can only queue.
+    // Start the pool first, then wait until two slow functions hold both
+    // workers the cap allows, so the next call can only queue.
     assert_eq!(run(&e, "module.exports = () => 0", None).await.error, None);
-    let slow = {
-        let e = e.clone();
-        tokio::spawn(async move {
-            run(
-                &e,
-                "module.exports = () => new Promise(r => setTimeout(r, 600))",
-                Some(2000),
-            )
-            .await
+    // The blank worker that replaces the one just bound (the queue limit
+    // is shorter than a node start).
+    let t0 = Instant::now();
+    while e.pool_stats().map(|s| s.blank) != Some(1) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no blank worker");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let e = e.clone();
+            tokio::spawn(async move {
+                run(
+                    &e,
+                    "module.exports = () => new Promise(r => setTimeout(r, 600))",
+                    Some(2000),
+                )
+                .await
+            })
         })
-    };
-    wait_until_busy(&e).await;
+        .collect();
+    wait_until_busy(&e, 2).await;
     let r = run(&e, "module.exports = () => 1", None).await;
     assert_eq!(r.kind, Some(FailureKind::QueueTimeout));
     assert!(
         r.error.as_deref().unwrap_or_default().starts_with(
-            "No worker became free within 100 ms (RUNTIME_QUEUE_TIMEOUT_MS): all 1 workers were busy"
+            "No worker became free within 100 ms (RUNTIME_QUEUE_TIMEOUT_MS): all 2 workers were busy"
         ),
         "{:?}",
         r.error
     );
-    assert_eq!(slow.await.unwrap().error, None);
+    for s in slow {
+        assert_eq!(s.await.unwrap().error, None);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,7 +361,7 @@ async fn shutdown_waits_for_running_work_and_leaves_nothing() {
             .await
         })
     };
-    wait_until_busy(&e).await;
+    wait_until_busy(&e, 1).await;
     let t0 = Instant::now();
     e.shutdown().await;
     assert!(

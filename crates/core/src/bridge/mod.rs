@@ -33,7 +33,6 @@ use sha2::Sha256;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use base64::Engine as _;
 use tokio::time::Instant;
 
 use crate::egress::{EgressPolicy, EgressRequest};
@@ -325,20 +324,16 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Response<Full<Byte
         }
     };
     if fetch {
-        return match fetch_request(&body) {
+        let req = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| Error::invalid(format!("bridge fetch request is not JSON: {e}")))
+            .and_then(|v| EgressRequest::from_json(&v));
+        return match req {
             Ok(r) => match inner.egress.fetch(r, live.deadline).await {
-                Ok(res) => reply(
-                    StatusCode::OK,
-                    json!({
-                        "ok": true,
-                        "status": res.status,
-                        "statusText": res.status_text,
-                        "headers": res.headers,
-                        "body": base64::engine::general_purpose::STANDARD.encode(&res.body),
-                        "url": res.url,
-                        "redirected": res.redirected,
-                    }),
-                ),
+                Ok(res) => {
+                    let mut v = res.to_json();
+                    v["ok"] = json!(true);
+                    reply(StatusCode::OK, v)
+                }
                 Err(e) => reply(StatusCode::OK, error_body(&e)),
             },
             Err(e) => reply(StatusCode::BAD_REQUEST, error_body(&e)),
@@ -368,46 +363,6 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Response<Full<Byte
         }
         Err(e) => reply(StatusCode::OK, error_body(&e)),
     }
-}
-
-/// Reads a `/v1/fetch` body.
-fn fetch_request(body: &[u8]) -> Result<EgressRequest> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| Error::invalid(format!("bridge fetch request is not JSON: {e}")))?;
-    let url = v
-        .get("url")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid("bridge fetch request needs a string 'url'"))?;
-    let headers = v
-        .get("headers")
-        .and_then(Value::as_array)
-        .map(|hs| {
-            hs.iter()
-                .filter_map(|h| {
-                    Some((
-                        h.get(0)?.as_str()?.to_string(),
-                        h.get(1)?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let body = match v.get("body").and_then(Value::as_str) {
-        Some(b) => base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .map_err(|e| Error::invalid(format!("bridge fetch body is not base64: {e}")))?,
-        None => Vec::new(),
-    };
-    Ok(EgressRequest {
-        method: v
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or("GET")
-            .to_string(),
-        url: url.to_string(),
-        headers,
-        body,
-    })
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 
 pub struct Cloud {
     config: CloudConfig,
+    /// Whose functions run with this Cloud (see [`Cloud::tenant`]).
+    tenant: std::sync::Arc<str>,
     // OnceCell: connect on first use, so a Cloud without MONGODB_URL still
     // serves storage, and the error names the missing variable at the call.
     database: OnceCell<database::Database>,
@@ -30,8 +32,20 @@ pub struct Cloud {
 
 impl Cloud {
     pub fn new(config: CloudConfig) -> Self {
+        // Each Cloud is its own tenant unless it is given a name, so two
+        // `createCloud()` objects never share a worker or a cached program.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let tenant = match &config.tenant {
+            Some(t) => t.as_str().into(),
+            None => format!(
+                "cloud-{}",
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            )
+            .into(),
+        };
         Cloud {
             config,
+            tenant,
             database: OnceCell::new(),
             storage: OnceCell::new(),
             db_breaker: breaker::Breaker::new(breaker::Service::Database),
@@ -39,8 +53,17 @@ impl Cloud {
         }
     }
 
+    /// The default Cloud (from the environment): tenant `default`.
     pub fn from_env() -> Self {
-        Self::new(CloudConfig::from_env())
+        let mut config = CloudConfig::from_env();
+        config.tenant.get_or_insert_with(|| "default".into());
+        Self::new(config)
+    }
+
+    /// The tenant whose functions run with this Cloud: its configured
+    /// `tenant`, else one of its own.
+    pub fn tenant(&self) -> &std::sync::Arc<str> {
+        &self.tenant
     }
 
     pub fn config(&self) -> &CloudConfig {

@@ -1,16 +1,18 @@
-//! The module cache: name → the current prepared program (key, code),
-//! bounded in bytes. A new hash for a name replaces the old entry. Workers
-//! keep their own compiled copy per key, so a worker that has seen a key is
-//! sent only the key.
+//! The module cache: (tenant, name) → the current prepared program, bounded
+//! in bytes. An entry is used only for the very same code: the caller's
+//! `hash` is a hint and never trusted alone (two tenants, or a tenant
+//! and a forged hash, cannot share a program). The key a worker caches a
+//! compiled program under is `name@<SHA-256 of the code>`; workers serve
+//! one tenant each, so their caches are tenant-private too.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
 
 #[derive(Clone)]
 pub struct Prepared {
-    /// `name@hash`
+    /// `name@sha256`
     pub key: Arc<str>,
     pub name: Arc<str>,
     pub code: Arc<str>,
@@ -21,7 +23,10 @@ pub struct Prepared {
 }
 
 struct Entry {
-    hash: String,
+    /// The code as given (`prepared.code` is what the sandbox runs) and how
+    /// it was compiled: a hit needs both to be the same.
+    source: Arc<str>,
+    how: crate::compile::How,
     prepared: Prepared,
     bytes: usize,
     last_used: u64,
@@ -35,16 +40,15 @@ pub struct ModuleCache {
 
 #[derive(Default)]
 struct Inner {
-    by_name: HashMap<String, Entry>,
+    by_name: HashMap<(Arc<str>, String), Entry>,
     bytes: usize,
     clock: u64,
 }
 
-/// The hash used when the caller passes none: stable within the process.
+/// The runtime's own hash of a program: SHA-256, hex, first 32 digits.
 pub fn code_hash(code: &str) -> String {
-    let mut h = DefaultHasher::new();
-    code.hash(&mut h);
-    format!("{:016x}{:x}", h.finish(), code.len())
+    let d = Sha256::digest(code.as_bytes());
+    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 impl ModuleCache {
@@ -55,51 +59,62 @@ impl ModuleCache {
         }
     }
 
-    /// Returns the prepared program for (name, hash), preparing it from
-    /// `code` on a miss.
-    pub fn get_or_prepare(&self, name: &str, hash: &str, code: &str) -> Prepared {
-        self.get_or_compile(name, hash, code, crate::compile::How::default())
+    /// Returns the prepared program of `tenant`'s function `name` for
+    /// exactly `code`, preparing it on a miss. `_hint` (the caller's hash)
+    /// is not trusted: the code itself is compared.
+    pub fn get_or_prepare(
+        &self,
+        tenant: &Arc<str>,
+        name: &str,
+        hint: &str,
+        code: &str,
+    ) -> Prepared {
+        self.get_or_compile(tenant, name, hint, code, crate::compile::How::default())
     }
 
-    /// Returns the program for (name, hash) compiled `how`, compiling it
-    /// from `code` on a miss (once per code version).
+    /// As [`Self::get_or_prepare`], compiled `how` (TypeScript, ES modules,
+    /// snippets) once per code version.
     pub fn get_or_compile(
         &self,
+        tenant: &Arc<str>,
         name: &str,
-        hash: &str,
+        _hint: &str,
         code: &str,
         how: crate::compile::How,
     ) -> Prepared {
-        let hash = if hash.is_empty() {
-            code_hash(code)
-        } else {
-            hash.to_string()
-        } + how.tag();
         let Ok(mut inner) = self.inner.lock() else {
-            return prepare(name, &hash, code, how);
+            return prepare(name, code, how);
         };
         inner.clock += 1;
         let now = inner.clock;
-        if let Some(e) = inner.by_name.get_mut(name) {
-            if e.hash == hash {
+        let id = (tenant.clone(), name.to_string());
+        if let Some(e) = inner.by_name.get_mut(&id) {
+            if *e.source == *code && e.how == how {
                 e.last_used = now;
                 return e.prepared.clone();
             }
         }
         // Compiled under the lock: concurrent first runs of one code compile it once.
-        let prepared = prepare(name, &hash, code, how);
-        let bytes = name.len()
-            + hash.len()
+        let prepared = prepare(name, code, how);
+        let source: Arc<str> = if prepared.compiled.is_some() {
+            code.into()
+        } else {
+            prepared.code.clone()
+        };
+        let bytes = tenant.len()
+            + name.len()
+            + prepared.key.len()
             + code.len()
             + match prepared.compiled.as_deref() {
-                Some(Ok(c)) => c.bytes(),
-                Some(Err(e)) => e.message.len() + e.stack.len(),
+                Some(Ok(c)) => code.len() + c.bytes(),
+                Some(Err(e)) => code.len() + e.message.len() + e.stack.len(),
                 None => 0,
             };
         if let Some(old) = inner.by_name.insert(
-            name.to_string(),
+            id.clone(),
             Entry {
-                hash,
+                source,
+                how,
                 prepared: prepared.clone(),
                 bytes,
                 last_used: now,
@@ -112,10 +127,10 @@ impl ModuleCache {
             let oldest = inner
                 .by_name
                 .iter()
-                .filter(|(n, _)| n.as_str() != name)
+                .filter(|(k, _)| **k != id)
                 .min_by_key(|(_, e)| e.last_used)
-                .map(|(n, _)| n.clone());
-            match oldest.and_then(|n| inner.by_name.remove(&n)) {
+                .map(|(k, _)| k.clone());
+            match oldest.and_then(|k| inner.by_name.remove(&k)) {
                 Some(e) => inner.bytes -= e.bytes,
                 None => break,
             }
@@ -132,14 +147,15 @@ impl ModuleCache {
     }
 }
 
-fn prepare(name: &str, hash: &str, code: &str, how: crate::compile::How) -> Prepared {
+fn prepare(name: &str, code: &str, how: crate::compile::How) -> Prepared {
     let compiled = match crate::compile::compile(name, code, how) {
         Ok(None) => None,
         Ok(Some(c)) => Some(Ok(c)),
         Err(e) => Some(Err(e)),
     };
     Prepared {
-        key: format!("{name}@{hash}").into(),
+        // The worker's key: one code text compiled two ways is two programs.
+        key: format!("{name}@{}{}", code_hash(code), how.tag()).into(),
         name: name.into(),
         code: match &compiled {
             Some(Ok(c)) => c.code.as_str().into(),
@@ -153,37 +169,77 @@ fn prepare(name: &str, hash: &str, code: &str, how: crate::compile::How) -> Prep
 mod tests {
     use super::*;
 
-    #[test]
-    fn same_hash_hits_new_hash_replaces() {
-        let c = ModuleCache::new(1 << 20);
-        let a = c.get_or_prepare("f", "h1", "code-1");
-        let b = c.get_or_prepare("f", "h1", "ignored on a hit");
-        assert!(Arc::ptr_eq(&a.code, &b.code));
-        let d = c.get_or_prepare("f", "h2", "code-2");
-        assert_eq!(&*d.key, "f@h2");
-        assert_eq!(c.usage().0, 1, "a new hash replaces the old entry");
+    fn t(name: &str) -> Arc<str> {
+        name.into()
     }
 
     #[test]
-    fn empty_hash_uses_the_code() {
+    fn same_code_hits_new_code_replaces() {
         let c = ModuleCache::new(1 << 20);
-        let a = c.get_or_prepare("f", "", "code-1");
-        let b = c.get_or_prepare("f", "", "code-2");
+        let a = c.get_or_prepare(&t("A"), "f", "h1", "code-1");
+        let b = c.get_or_prepare(&t("A"), "f", "h1", "code-1");
+        assert!(Arc::ptr_eq(&a.code, &b.code));
+        let d = c.get_or_prepare(&t("A"), "f", "h2", "code-2");
+        assert_eq!(&*d.key, &format!("f@{}", code_hash("code-2")));
+        assert_eq!(c.usage().0, 1, "new code replaces the old entry");
+    }
+
+    #[test]
+    fn the_callers_hash_is_not_trusted() {
+        let c = ModuleCache::new(1 << 20);
+        let a = c.get_or_prepare(&t("A"), "payments", "v1", "return 'A'");
+        // Same name and hash, other code: another program, another key.
+        let b = c.get_or_prepare(&t("A"), "payments", "v1", "return 'evil'");
         assert_ne!(a.key, b.key);
+        assert_eq!(&*b.code, "return 'evil'");
+    }
+
+    #[test]
+    fn tenants_never_share_an_entry() {
+        let c = ModuleCache::new(1 << 20);
+        let a = c.get_or_prepare(&t("A"), "payments", "v1", "return 'A'");
+        let b = c.get_or_prepare(&t("B"), "payments", "v1", "return 'B'");
+        assert_eq!(&*a.code, "return 'A'");
+        assert_eq!(&*b.code, "return 'B'");
+        assert_eq!(c.usage().0, 2);
+        let a2 = c.get_or_prepare(&t("A"), "payments", "v1", "return 'A'");
+        assert!(Arc::ptr_eq(&a.code, &a2.code));
     }
 
     #[test]
     fn bounded_in_bytes_evicting_least_recently_used() {
-        let c = ModuleCache::new(100);
-        c.get_or_prepare("a", "1", &"x".repeat(40));
-        c.get_or_prepare("b", "1", &"x".repeat(40));
-        c.get_or_prepare("a", "1", "");
-        c.get_or_prepare("c", "1", &"x".repeat(40));
+        let c = ModuleCache::new(200);
+        let x = "x".repeat(40);
+        c.get_or_prepare(&t("T"), "a", "1", &x);
+        c.get_or_prepare(&t("T"), "b", "1", &x);
+        c.get_or_prepare(&t("T"), "a", "1", &x);
+        c.get_or_prepare(&t("T"), "c", "1", &x);
         let (n, bytes) = c.usage();
-        assert!(bytes <= 100, "{bytes}");
+        assert!(bytes <= 200, "{bytes}");
         assert_eq!(n, 2);
         // `b` was least recently used, so it went.
-        let again = c.get_or_prepare("b", "1", "new");
+        let again = c.get_or_prepare(&t("T"), "b", "1", "new");
         assert_eq!(&*again.code, "new");
+    }
+
+    #[test]
+    fn compiled_programs_hit_on_their_source_and_language() {
+        use crate::compile::{How, Lang, Mode};
+        let ts = How {
+            lang: Lang::TypeScript,
+            mode: Mode::Module,
+        };
+        let c = ModuleCache::new(1 << 20);
+        let src = "export default (): number => 1";
+        let a = c.get_or_compile(&t("A"), "f", "", src, ts);
+        assert!(!a.code.contains(": number"), "{}", a.code);
+        let b = c.get_or_compile(&t("A"), "f", "", src, ts);
+        assert!(
+            Arc::ptr_eq(&a.code, &b.code),
+            "the source, not the compiled text, is compared"
+        );
+        let js = c.get_or_compile(&t("A"), "f", "", "export default () => 1", How::default());
+        assert_ne!(a.key, js.key);
+        assert!(a.key.ends_with("~ts"));
     }
 }

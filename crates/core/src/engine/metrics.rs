@@ -132,6 +132,27 @@ impl Metrics {
         );
         let _ = writeln!(s, "# TYPE runtime_pool_workers_replaced_total counter");
         let _ = writeln!(s, "runtime_pool_workers_replaced_total {}", p.replaced);
+        if let Some(l) = &p.isolation {
+            let _ = writeln!(
+                s,
+                "# HELP runtime_isolation_layer Kernel isolation layers applied to every local worker (1: on)."
+            );
+            let _ = writeln!(s, "# TYPE runtime_isolation_layer gauge");
+            for (layer, on) in [
+                ("landlock", l.landlock_abi > 0),
+                ("seccomp", l.seccomp),
+                ("namespaces", !l.namespaces.is_empty()),
+                ("rlimits", l.rlimits),
+                ("uid", l.uid.is_some()),
+            ] {
+                let _ = writeln!(
+                    s,
+                    "runtime_isolation_layer{{layer=\"{layer}\"}} {}",
+                    u8::from(on)
+                );
+            }
+            let _ = writeln!(s, "runtime_isolation_landlock_abi {}", l.landlock_abi);
+        }
         let _ = writeln!(
             s,
             "# HELP runtime_sandbox_errors_total Invocations the runtime itself could not run."

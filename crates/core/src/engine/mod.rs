@@ -267,17 +267,31 @@ impl Engine {
         } else {
             req.ctx
         };
+        let tenant: Arc<str> = match &req.options.tenant {
+            Some(t) => {
+                crate::config::check_tenant("options.tenant", t)?;
+                t.as_str().into()
+            }
+            None => cloud.tenant().clone(),
+        };
         // [compile] TypeScript / ES modules / snippets → CommonJS, once per code version.
         let how = crate::compile::How::of(language, req.options.snippet);
         let prepared = self
             .cache
-            .get_or_compile(&req.name, &req.hash, &req.code, how);
+            .get_or_compile(&tenant, &req.name, &req.hash, &req.code, how);
         if let Some(Err(e)) = prepared.compiled.as_deref() {
             return Ok(crate::compile::failed_result(e, &self.metrics));
         }
         let env = Arc::new(serde_json::to_value(cloud.env()).unwrap_or(Value::Null));
-        let scope = Arc::new(scope::Scope::new(self.clone(), cloud, depth, backend));
+        let scope = Arc::new(scope::Scope::new(
+            self.clone(),
+            cloud,
+            tenant.clone(),
+            depth,
+            backend,
+        ));
         let job = Job {
+            tenant,
             key: prepared.key,
             name: prepared.name,
             code: prepared.code,
@@ -382,6 +396,8 @@ impl Engine {
 
     /// Runs the stored function `name` with `ctx.body = data` (what
     /// `cloud.invoke` does), at `depth` levels of nesting.
+    // Positional for now; the Cloud SDK rework (issue 11) makes these one struct.
+    #[allow(clippy::too_many_arguments)]
     pub async fn invoke_function(
         self: &Arc<Self>,
         cloud: Arc<Cloud>,
@@ -390,6 +406,7 @@ impl Engine {
         depth: u32,
         backend: Option<BackendKind>,
         parent_deadline: Option<Instant>,
+        tenant: Option<Arc<str>>,
     ) -> Result<ExecuteResult> {
         let max = self.config.max_invoke_depth;
         if depth > max {
@@ -406,6 +423,7 @@ impl Engine {
                 ctx: ctx.to_string(),
                 options: InvocationOptions {
                     backend,
+                    tenant: tenant.map(|t| t.to_string()),
                     ..Default::default()
                 },
                 cloud: Some(cloud),
@@ -434,7 +452,9 @@ impl Engine {
                 LocalPool::start(PoolConfig {
                     node: self.config.node_path.clone().unwrap_or_else(find_node),
                     size: self.config.pool_size,
+                    max_workers: self.config.max_workers,
                     memory_mb: self.config.memory_mb,
+                    isolation: self.config.isolation.clone(),
                     // A log line may be escaped up to 6× (\u0000) in its frame.
                     max_frame: self
                         .config

@@ -1,16 +1,19 @@
 //! The scope of one invocation: it serves the function's `cloud.*` calls
-//! (database, storage, invoke) against the invocation's own Cloud, and
-//! refuses them once the invocation has ended. Holding it is the capability.
+//! (database, storage, invoke) against the invocation's own Cloud, and its
+//! `fetch` under the egress policy, and refuses them once the invocation has
+//! ended. Holding it is the capability.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::Engine;
 use crate::cloud::Cloud;
 use crate::config::BackendKind;
+use crate::egress::EgressRequest;
 use crate::error::{Error, Result};
 use crate::sandbox::{CallFuture, CallHandler};
 
@@ -18,6 +21,10 @@ pub struct Scope {
     // Weak: an invocation must not keep the engine alive.
     engine: Weak<Engine>,
     cloud: Arc<Cloud>,
+    /// Nested invokes run as the caller's tenant.
+    tenant: Arc<str>,
+    /// Bounds this invocation's `cloud.invoke`s in flight.
+    invokes: Arc<Semaphore>,
     depth: u32,
     backend: BackendKind,
     /// Set when the function starts running; nested invokes end by it.
@@ -27,10 +34,18 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(engine: Arc<Engine>, cloud: Arc<Cloud>, depth: u32, backend: BackendKind) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        cloud: Arc<Cloud>,
+        tenant: Arc<str>,
+        depth: u32,
+        backend: BackendKind,
+    ) -> Self {
         Scope {
+            invokes: Arc::new(Semaphore::new(engine.config().max_concurrent_invokes)),
             engine: Arc::downgrade(&engine),
             cloud,
+            tenant,
             depth,
             backend,
             deadline: Arc::new(Mutex::new(None)),
@@ -58,6 +73,7 @@ impl Scope {
         }
         match op {
             "invoke" => self.invoke(args).await,
+            "fetch" => self.fetch(args).await,
             _ => self.cloud.call(op, args).await,
         }
     }
@@ -74,6 +90,13 @@ impl Scope {
             .ok_or_else(|| Error::invalid("cloud.invoke: name must be a non-empty string"))?
             .to_string();
         let data = args.get("data").cloned().unwrap_or(Value::Null);
+        // Extra invokes wait here (each still bounded by the deadline), so
+        // one invocation cannot take every worker of the host.
+        let _permit = self
+            .invokes
+            .acquire()
+            .await
+            .map_err(|_| Error::invalid("the invocation has ended"))?;
         let result = engine
             .invoke_function(
                 self.cloud.clone(),
@@ -82,6 +105,7 @@ impl Scope {
                 self.depth + 1,
                 Some(self.backend),
                 self.deadline(),
+                Some(self.tenant.clone()),
             )
             .await?;
         // The callee's data is JSON text; as a reply value it is parsed here
@@ -100,12 +124,31 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// A function's own `fetch`, performed here under the egress policy
+    /// and ending by the invocation's deadline.
+    async fn fetch(&self, args: Value) -> Result<Value> {
+        let engine = self
+            .engine
+            .upgrade()
+            .ok_or_else(|| Error::invalid("the runtime is shutting down"))?;
+        let req = EgressRequest::from_json(&args)?;
+        let deadline = self
+            .deadline()
+            .unwrap_or_else(|| Instant::now() + engine.config().timeout());
+        let res = engine.config().egress.fetch(req, deadline).await?;
+        Ok(res.to_json())
+    }
+}
+
 impl CallHandler for Scope {
     fn call(&self, op: String, args: Value) -> CallFuture {
         // The future must be 'static: it owns clones of what it needs.
         let this = Scope {
             engine: self.engine.clone(),
             cloud: self.cloud.clone(),
+            tenant: self.tenant.clone(),
+            invokes: self.invokes.clone(),
             depth: self.depth,
             backend: self.backend,
             deadline: self.deadline.clone(),

@@ -11,7 +11,7 @@
 //! out-of-memory kill only ever affects the invocation that caused it; the
 //! pool then replaces the process.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -21,13 +21,15 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 
+use super::isolation::{Isolation, Layers};
 use super::protocol::{self, BadFrame, FrameReader, FromWorker, Reply, Run, ToWorker};
 use super::spawner::{self, Spawner};
 use super::{Job, LogBuffer, Outcome, PRELUDE_JS, PROTOCOL_JS, WORKER_JS};
+use crate::config::IsolationConfig;
 use crate::error::{Error, Result};
 
 /// How long a new worker may take to say it is ready.
@@ -44,21 +46,33 @@ const DIR_PREFIX: &str = "simple-ide-runtime-";
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     pub node: PathBuf,
+    /// Blank workers kept started, ready to bind to a new tenant.
     pub size: usize,
+    /// Cap on every worker process (blank, bound, one-off, nested).
+    pub max_workers: usize,
     pub memory_mb: u64,
     /// The longest frame read from a worker, in bytes.
     pub max_frame: usize,
+    pub isolation: IsolationConfig,
 }
 
 /// Counters for `metrics()` and `health()`.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct PoolStats {
+    /// Worker processes, alive or starting.
     pub total: usize,
     pub idle: usize,
+    /// Idle workers not yet bound to a tenant.
+    pub blank: usize,
     pub busy: usize,
     pub queued: usize,
+    /// Tenants with at least one idle worker.
+    pub tenants: usize,
     pub spawned: u64,
     pub replaced: u64,
+    pub max_workers: usize,
+    /// The kernel layers every worker gets.
+    pub isolation: Option<Layers>,
 }
 
 pub struct LocalPool {
@@ -71,16 +85,15 @@ struct Inner {
     base_dir: PathBuf,
     script: PathBuf,
     permission_flag: &'static str,
-    // A std Mutex: held for a push or a pop only, never across an await.
-    idle: Mutex<VecDeque<Worker>>,
-    /// One permit per pooled worker; a busy worker holds its permit.
-    permits: Arc<Semaphore>,
+    isolation: Isolation,
+    // A std Mutex: held for bookkeeping only, never across an await, and no
+    // Worker is dropped while it is held (Worker::drop takes it).
+    state: Mutex<State>,
+    /// Signalled when a worker becomes idle or a process ends.
+    changed: Notify,
     spawner: Spawner,
     rt: tokio::runtime::Handle,
     closed: AtomicBool,
-    /// Signalled whenever an invocation ends (shutdown waits on it).
-    ended: Notify,
-    live: AtomicUsize,
     busy: AtomicUsize,
     queued: AtomicUsize,
     spawned: AtomicU64,
@@ -88,8 +101,27 @@ struct Inner {
     next_worker: AtomicU64,
 }
 
+#[derive(Default)]
+struct State {
+    /// Idle workers, blank (tenant None) or bound.
+    idle: Vec<Worker>,
+    /// Processes alive or being started: never above `max_workers`.
+    live: usize,
+    /// Blank workers being started.
+    starting_blank: usize,
+    clock: u64,
+}
+
+/// What `acquire` decided under the lock.
+enum Pick {
+    Worker(Worker, bool),
+    Spawn(Option<Worker>),
+    Wait,
+}
+
 impl LocalPool {
-    /// Starts the pool: writes the worker script and starts `size` workers.
+    /// Starts the pool: probes the isolation layers, writes the worker
+    /// script and starts `size` blank workers.
     pub async fn start(config: PoolConfig) -> Result<Self> {
         let version = node_major_version(&config.node).await?;
         if version < 20 {
@@ -109,6 +141,15 @@ impl LocalPool {
         spawner::remember_dir(&base_dir);
         let script = base_dir.join("worker.js");
         tokio::fs::write(&script, format!("{PRELUDE_JS}\n{PROTOCOL_JS}\n{WORKER_JS}")).await?;
+        // Workers may run as another uid: they read the script (no secrets
+        // in it) and enter the folder; each one's own folder is private.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&base_dir, std::fs::Permissions::from_mode(0o711));
+            let _ = std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644));
+        }
+        let isolation = Isolation::probe(&config.isolation, &config.node, &script)?;
         let rt = tokio::runtime::Handle::current();
         let inner = Arc::new(Inner {
             permission_flag: if version >= 22 {
@@ -116,31 +157,35 @@ impl LocalPool {
             } else {
                 "--experimental-permission"
             },
-            permits: Arc::new(Semaphore::new(config.size)),
+            isolation,
             spawner: Spawner::start(rt.clone())?,
             rt,
             config,
             base_dir,
             script,
-            idle: Mutex::new(VecDeque::new()),
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
             closed: AtomicBool::new(false),
-            ended: Notify::new(),
-            live: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
             spawned: AtomicU64::new(0),
             replaced: AtomicU64::new(0),
             next_worker: AtomicU64::new(1),
         });
-        let mut starting = JoinSet::new();
-        for _ in 0..inner.config.size {
-            let inner = inner.clone();
-            starting.spawn(async move { inner.spawn_worker(inner.config.memory_mb).await });
+        // The first blank worker starts before `start` returns, so a broken
+        // node or isolation setup is reported to the first caller.
+        if let Ok(mut st) = inner.state.lock() {
+            st.live += 1;
         }
-        while let Some(res) = starting.join_next().await {
-            let worker = res.map_err(|e| Error::Worker(e.to_string()))??;
-            inner.push_idle(worker);
-        }
+        let first = match inner.spawn_worker(inner.config.memory_mb).await {
+            Ok(w) => w,
+            Err(e) => {
+                inner.process_ended();
+                return Err(e);
+            }
+        };
+        inner.make_idle(first);
+        inner.refill_blanks();
         Ok(LocalPool { inner })
     }
 
@@ -149,87 +194,62 @@ impl LocalPool {
         &self.inner.base_dir
     }
 
+    pub fn isolation(&self) -> &Layers {
+        &self.inner.isolation.layers
+    }
+
     pub fn stats(&self) -> PoolStats {
-        let idle = self.inner.idle.lock().map(|q| q.len()).unwrap_or(0);
+        let inner = &self.inner;
+        let (total, idle, blank, tenants) = match inner.state.lock() {
+            Ok(st) => {
+                let mut t: Vec<&str> = st.idle.iter().filter_map(|w| w.tenant.as_deref()).collect();
+                t.sort_unstable();
+                t.dedup();
+                let blank = st.idle.iter().filter(|w| w.tenant.is_none()).count();
+                (st.live, st.idle.len(), blank, t.len())
+            }
+            Err(_) => (0, 0, 0, 0),
+        };
         PoolStats {
-            total: self.inner.live.load(Ordering::Relaxed),
+            total,
             idle,
-            busy: self.inner.busy.load(Ordering::Relaxed),
-            queued: self.inner.queued.load(Ordering::Relaxed),
-            spawned: self.inner.spawned.load(Ordering::Relaxed),
-            replaced: self.inner.replaced.load(Ordering::Relaxed),
+            blank,
+            busy: inner.busy.load(Ordering::Relaxed),
+            queued: inner.queued.load(Ordering::Relaxed),
+            tenants,
+            spawned: inner.spawned.load(Ordering::Relaxed),
+            replaced: inner.replaced.load(Ordering::Relaxed),
+            max_workers: inner.config.max_workers,
+            isolation: Some(inner.isolation.layers.clone()),
         }
     }
 
-    /// Runs one job to its outcome. Errors are for the runtime failing
-    /// (node missing, shut down); everything the function did is in the
-    /// [`Outcome`].
+    /// Runs one job to its outcome on a worker of the job's tenant. Errors
+    /// are for the runtime failing (node missing, shut down); everything the
+    /// function did is in the [`Outcome`].
     pub async fn run(&self, job: &Job) -> Result<Outcome> {
         let inner = &self.inner;
-        if inner.closed.load(Ordering::SeqCst) {
-            return Err(Error::ShutDown);
-        }
-        let pooled_memory = job.memory_mb == inner.config.memory_mb;
-        // A nested cloud.invoke must not wait for a worker held by its own
-        // caller chain (that would deadlock a small pool): it takes a free
-        // pooled worker if there is one, else a one-off worker.
-        let permit = if pooled_memory && job.depth == 0 {
-            // Waiting for a worker is bounded on its own: the function's
-            // timeout starts when it runs.
-            inner.queued.fetch_add(1, Ordering::Relaxed);
-            let waited = timeout(
-                Duration::from_millis(job.queue_timeout_ms),
-                inner.permits.clone().acquire_owned(),
-            )
-            .await;
-            inner.queued.fetch_sub(1, Ordering::Relaxed);
-            match waited {
-                Ok(Ok(p)) => Some(p),
-                Ok(Err(_)) => return Err(Error::ShutDown),
-                Err(_) => {
-                    return Ok(Outcome::queue_timeout(
-                        job.queue_timeout_ms,
-                        inner.config.size,
-                    ))
-                }
-            }
-        } else if pooled_memory {
-            inner.permits.clone().try_acquire_owned().ok()
-        } else {
-            None
-        };
-        let mut worker = None;
-        if permit.is_some() {
-            while let Some(mut w) = inner.pop_idle() {
-                // A worker that spoke while idle, or died, is not reused.
-                if w.is_clean() {
-                    worker = Some(w);
-                    break;
-                }
-                inner.replaced.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let mut worker = match worker {
+        let mut worker = match inner.acquire(job).await? {
             Some(w) => w,
-            None => inner.spawn_worker(job.memory_mb).await?,
+            None => {
+                return Ok(Outcome::queue_timeout(
+                    job.queue_timeout_ms,
+                    inner.config.max_workers,
+                ))
+            }
         };
         inner.busy.fetch_add(1, Ordering::Relaxed);
         let (outcome, healthy) = worker.run(job, inner.config.max_frame).await;
         inner.busy.fetch_sub(1, Ordering::Relaxed);
-        match (permit, healthy) {
-            // The worker goes back before its permit is released, so the
-            // next caller to get the permit finds it.
-            (Some(_permit), true) if !inner.closed.load(Ordering::SeqCst) => {
-                inner.push_idle(worker)
-            }
-            (Some(permit), false) => {
-                drop(worker);
+        if healthy && !inner.closed.load(Ordering::SeqCst) {
+            inner.make_idle(worker);
+        } else {
+            if !healthy {
                 inner.replaced.fetch_add(1, Ordering::Relaxed);
-                Inner::replace_in_background(inner.clone(), permit);
             }
-            _ => drop(worker),
+            drop(worker);
         }
-        inner.ended.notify_waiters();
+        inner.changed.notify_waiters();
         Ok(outcome)
     }
 
@@ -239,24 +259,24 @@ impl LocalPool {
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.closed.store(true, Ordering::SeqCst);
-        inner.permits.close();
+        inner.changed.notify_waiters();
         loop {
-            let notified = inner.ended.notified();
+            let notified = inner.changed.notified();
             if inner.busy.load(Ordering::SeqCst) == 0 {
                 break;
             }
             let _ = timeout(Duration::from_millis(50), notified).await;
         }
-        let workers: Vec<Worker> = match inner.idle.lock() {
-            Ok(mut q) => q.drain(..).collect(),
+        let workers: Vec<Worker> = match inner.state.lock() {
+            Ok(mut st) => st.idle.drain(..).collect(),
             Err(_) => Vec::new(),
         };
         for mut w in workers {
             w.end().await;
         }
-        // Replacements started before the close end themselves; wait for them.
+        // Blank workers started before the close end themselves; wait for them.
         for _ in 0..200 {
-            if inner.live.load(Ordering::SeqCst) == 0 {
+            if inner.state.lock().map(|s| s.live).unwrap_or(0) == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -268,38 +288,187 @@ impl LocalPool {
 
 impl Drop for LocalPool {
     fn drop(&mut self) {
-        if let Ok(mut q) = self.inner.idle.lock() {
-            q.clear();
-        }
+        let idle: Vec<Worker> = match self.inner.state.lock() {
+            Ok(mut st) => st.idle.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        drop(idle);
         let _ = std::fs::remove_dir_all(&self.inner.base_dir);
         spawner::forget_dir(&self.inner.base_dir);
     }
 }
 
 impl Inner {
-    fn push_idle(&self, w: Worker) {
-        if let Ok(mut q) = self.idle.lock() {
-            q.push_back(w);
+    /// A worker for `job`: an idle one of its tenant, else a blank one bound
+    /// to it, else a new process (retiring the least recently used idle
+    /// worker of another tenant when the cap is reached). Waits, bounded by
+    /// the queue timeout, only when every process is busy. `None`: the wait
+    /// timed out.
+    async fn acquire(self: &Arc<Self>, job: &Job) -> Result<Option<Worker>> {
+        let wait_until = Instant::now() + Duration::from_millis(job.queue_timeout_ms);
+        let mut queued = false;
+        let result = loop {
+            if self.closed.load(Ordering::SeqCst) {
+                break Err(Error::ShutDown);
+            }
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.pick(job) {
+                Pick::Worker(mut w, was_blank) => {
+                    if !w.is_clean() {
+                        // It spoke while idle, or died: not reused.
+                        self.replaced.fetch_add(1, Ordering::Relaxed);
+                        drop(w);
+                        continue;
+                    }
+                    if was_blank {
+                        w.tenant = Some(job.tenant.clone());
+                        self.refill_blanks();
+                    }
+                    break Ok(Some(w));
+                }
+                Pick::Spawn(retired) => {
+                    drop(retired);
+                    let spawned = self.spawn_worker(job.memory_mb).await;
+                    match spawned {
+                        Ok(mut w) => {
+                            w.tenant = Some(job.tenant.clone());
+                            break Ok(Some(w));
+                        }
+                        Err(e) => {
+                            self.process_ended();
+                            break Err(e);
+                        }
+                    }
+                }
+                Pick::Wait => {
+                    if !queued {
+                        queued = true;
+                        self.queued.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if tokio::time::timeout_at(wait_until, notified).await.is_err() {
+                        break Ok(None);
+                    }
+                }
+            }
+        };
+        if queued {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn pick(&self, job: &Job) -> Pick {
+        let Ok(mut st) = self.state.lock() else {
+            return Pick::Wait;
+        };
+        let mem = job.memory_mb;
+        let own = st
+            .idle
+            .iter()
+            .position(|w| w.memory_mb == mem && w.tenant.as_ref() == Some(&job.tenant));
+        if let Some(i) = own {
+            return Pick::Worker(st.idle.remove(i), false);
+        }
+        let blank = st
+            .idle
+            .iter()
+            .position(|w| w.memory_mb == mem && w.tenant.is_none());
+        if let Some(i) = blank {
+            return Pick::Worker(st.idle.remove(i), true);
+        }
+        if st.live < self.config.max_workers {
+            st.live += 1;
+            return Pick::Spawn(None);
+        }
+        // Retire the least recently used idle worker: quiet tenants first,
+        // blank workers last. Its slot goes to the new process.
+        let victim = st
+            .idle
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, w)| (w.tenant.is_none(), w.last_used))
+            .map(|(i, _)| i);
+        match victim {
+            Some(i) => {
+                let mut w = st.idle.remove(i);
+                // The retired process's slot is reused: Worker::drop must
+                // not count it as ended.
+                w.counted = false;
+                Pick::Spawn(Some(w))
+            }
+            None => Pick::Wait,
         }
     }
 
-    // FIFO: the least recently used worker has had the most time to prepare
-    // its next context.
-    fn pop_idle(&self) -> Option<Worker> {
-        self.idle.lock().ok()?.pop_front()
+    fn make_idle(&self, mut w: Worker) {
+        if let Ok(mut st) = self.state.lock() {
+            st.clock += 1;
+            w.last_used = st.clock;
+            st.idle.push(w);
+        }
+        self.changed.notify_waiters();
     }
 
-    /// Starts a replacement while holding the broken worker's permit, so the
-    /// pool never holds more than `size` workers.
-    fn replace_in_background(inner: Arc<Inner>, permit: OwnedSemaphorePermit) {
-        tokio::spawn(async move {
-            if let Ok(w) = inner.spawn_worker(inner.config.memory_mb).await {
-                if !inner.closed.load(Ordering::SeqCst) {
-                    inner.push_idle(w);
-                }
+    /// A process ended (or never started): frees its slot.
+    fn process_ended(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.live = st.live.saturating_sub(1);
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Starts blank workers in the background until `size` are idle or
+    /// starting, within the cap.
+    fn refill_blanks(self: &Arc<Self>) {
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return;
             }
-            drop(permit);
-        });
+            let retired = {
+                let Ok(mut st) = self.state.lock() else {
+                    return;
+                };
+                let blank = st.idle.iter().filter(|w| w.tenant.is_none()).count();
+                if blank + st.starting_blank >= self.config.size {
+                    return;
+                }
+                let retired = if st.live >= self.config.max_workers {
+                    // At the cap, the quietest tenant's idle worker makes
+                    // room: a new tenant should not wait for a node start.
+                    let victim = st
+                        .idle
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, w)| w.tenant.is_some())
+                        .min_by_key(|(_, w)| w.last_used)
+                        .map(|(i, _)| i);
+                    let Some(i) = victim else { return };
+                    let mut w = st.idle.remove(i);
+                    w.counted = false;
+                    Some(w)
+                } else {
+                    st.live += 1;
+                    None
+                };
+                st.starting_blank += 1;
+                retired
+            };
+            drop(retired);
+            let inner = self.clone();
+            self.rt.spawn(async move {
+                let w = inner.spawn_worker(inner.config.memory_mb).await;
+                if let Ok(mut st) = inner.state.lock() {
+                    st.starting_blank -= 1;
+                }
+                match w {
+                    Ok(w) if !inner.closed.load(Ordering::SeqCst) => inner.make_idle(w),
+                    Ok(w) => drop(w),
+                    Err(_) => inner.process_ended(),
+                }
+            });
+        }
     }
 
     async fn spawn_worker(self: &Arc<Self>, memory_mb: u64) -> Result<Worker> {
@@ -309,6 +478,13 @@ impl Inner {
         let n = self.next_worker.fetch_add(1, Ordering::Relaxed);
         let dir = self.base_dir.join(format!("w{n}"));
         tokio::fs::create_dir_all(&dir).await?;
+        let prepared = match self.isolation.prepare(&dir, memory_mb) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         let mut cmd = Command::new(&self.config.node);
         // No host environment reaches user code; TMPDIR makes os.tmpdir()
         // the one folder the worker may write to.
@@ -327,7 +503,7 @@ impl Inner {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = self.spawner.spawn(cmd).await.map_err(|e| {
+        let mut child = self.spawner.spawn(cmd, prepared).await.map_err(|e| {
             let _ = std::fs::remove_dir_all(&dir);
             Error::Worker(format!(
                 "cannot start {}: {e} (set RUNTIME_NODE_PATH to a Node.js 20+ binary)",
@@ -341,7 +517,7 @@ impl Inner {
             match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
                 (Some(i), Some(o), Some(e)) => (i, o, e),
                 _ => {
-                    spawner::reap(&self.rt, child);
+                    spawner::reap(child);
                     return Err(Error::Worker("worker pipes unavailable".into()));
                 }
             };
@@ -387,7 +563,6 @@ impl Inner {
                 }
             }
         });
-        self.live.fetch_add(1, Ordering::Relaxed);
         let mut worker = Worker {
             child: Some(child),
             tx,
@@ -396,8 +571,10 @@ impl Inner {
             dir,
             known: HashSet::new(),
             memory_mb,
+            tenant: None,
+            last_used: 0,
+            counted: true,
             pool: Arc::downgrade(self),
-            rt: self.rt.clone(),
         };
         match timeout(SPAWN_TIMEOUT, worker.rx.recv()).await {
             Ok(Some(Ok(FromWorker::Ready { .. }))) => {}
@@ -434,18 +611,25 @@ struct Worker {
     /// Programs this worker has compiled: it is sent only the key for these.
     known: HashSet<Arc<str>>,
     memory_mb: u64,
+    /// The one tenant this worker serves, from its first invocation on.
+    tenant: Option<Arc<str>>,
+    last_used: u64,
+    /// Whether its end frees a slot of the cap (false when the slot passed
+    /// straight to a replacement).
+    counted: bool,
     pool: std::sync::Weak<Inner>,
-    rt: tokio::runtime::Handle,
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
         if let Some(child) = self.child.take() {
-            spawner::reap(&self.rt, child);
+            spawner::reap(child);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some(p) = self.pool.upgrade() {
-            p.live.fetch_sub(1, Ordering::Relaxed);
+        if self.counted {
+            if let Some(p) = self.pool.upgrade() {
+                p.process_ended();
+            }
         }
     }
 }

@@ -9,6 +9,11 @@
 //! [`CallHandler`] that belongs to one invocation.
 
 pub mod dify;
+#[cfg(target_os = "linux")]
+pub mod isolation;
+#[cfg(not(target_os = "linux"))]
+#[path = "isolation_none.rs"]
+pub mod isolation;
 pub mod local;
 pub mod outcome;
 pub mod protocol;
@@ -44,7 +49,9 @@ pub trait CallHandler: Send + Sync {
 
 /// One invocation, as a sandbox sees it.
 pub struct Job {
-    /// `name@hash`: identifies the prepared program in caches.
+    /// Whose function this is: a local worker serves one tenant only.
+    pub tenant: Arc<str>,
+    /// `name@sha256`: identifies the prepared program in caches.
     pub key: Arc<str>,
     pub name: Arc<str>,
     pub code: Arc<str>,
@@ -62,7 +69,7 @@ pub struct Job {
     pub max_result: usize,
     pub memory_mb: u64,
     pub log_cap: usize,
-    /// Nested `cloud.invoke` depth; nested jobs never wait for a pooled worker.
+    /// Nested `cloud.invoke` depth.
     pub depth: u32,
     pub calls: Arc<dyn CallHandler>,
 }

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use tokio::process::{Child, Command};
+
+use super::isolation::Prepared;
 use tokio::sync::oneshot;
 
 type Request = (Command, oneshot::Sender<io::Result<Child>>);
@@ -32,16 +34,21 @@ impl Spawner {
             .name("runtime-spawner".into())
             .spawn(move || {
                 // tokio's process support needs the runtime's reactor.
-                let _rt = rt.enter();
+                let _guard = rt.enter();
                 while let Ok((mut cmd, reply)) = rx.recv() {
-                    let _ = reply.send(cmd.spawn());
+                    // Nobody waits for it any more (its pool went away):
+                    // end it rather than leave it to tokio's orphan queue.
+                    if let Err(Ok(child)) = reply.send(cmd.spawn()) {
+                        reap(child);
+                    }
                 }
             })?;
         Ok(Spawner { tx: Mutex::new(tx) })
     }
 
-    pub async fn spawn(&self, mut cmd: Command) -> io::Result<Child> {
-        die_with_parent(&mut cmd);
+    /// Starts `cmd` with `isolation` applied between fork and exec.
+    pub async fn spawn(&self, mut cmd: Command, isolation: Prepared) -> io::Result<Child> {
+        die_with_parent(&mut cmd, isolation);
         let (reply, rx) = oneshot::channel();
         let sent = match self.tx.lock() {
             Ok(tx) => tx.send((cmd, reply)).is_ok(),
@@ -56,10 +63,11 @@ impl Spawner {
 }
 
 #[cfg(target_os = "linux")]
-fn die_with_parent(cmd: &mut Command) {
+fn die_with_parent(cmd: &mut Command, isolation: Prepared) {
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: runs in the forked child before exec; it calls only
-    // async-signal-safe functions (prctl, getppid, _exit) and allocates nothing.
+    // async-signal-safe functions (prctl, getppid, _exit, and the raw system
+    // calls of `Prepared::apply`) and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
@@ -69,23 +77,53 @@ fn die_with_parent(cmd: &mut Command) {
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
-            Ok(())
+            isolation.apply()
         });
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn die_with_parent(_cmd: &mut Command) {}
+fn die_with_parent(_cmd: &mut Command, _isolation: Prepared) {}
 
-/// Kills `child` and waits for it, so it does not stay a zombie.
-pub fn reap(rt: &tokio::runtime::Handle, mut child: Child) {
+/// Kills `child` and waits for it, so it does not stay a zombie. The wait
+/// is done by one reaper thread, not a task of the caller's runtime: a
+/// runtime that shuts down (an embedder's, a test's) drops its tasks, and
+/// the child would stay a zombie.
+pub fn reap(mut child: Child) {
     let _ = child.start_kill();
     if let Some(pid) = child.id() {
         forget_pid(pid);
     }
-    rt.spawn(async move {
-        let _ = child.wait().await;
+    static REAPER: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<Child>>> =
+        std::sync::OnceLock::new();
+    let tx = REAPER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Child>();
+        let _ = std::thread::Builder::new()
+            .name("runtime-reaper".into())
+            .spawn(move || reaper(rx));
+        Mutex::new(tx)
     });
+    if let Ok(tx) = tx.lock() {
+        let _ = tx.send(child);
+    }
+}
+
+fn reaper(rx: std::sync::mpsc::Receiver<Child>) {
+    let mut dying: Vec<Child> = Vec::new();
+    loop {
+        // Block while there is nothing to wait for; poll every 5 ms while
+        // killed children may still be exiting.
+        let next = if dying.is_empty() {
+            rx.recv().ok()
+        } else {
+            rx.recv_timeout(std::time::Duration::from_millis(5)).ok()
+        };
+        if let Some(c) = next {
+            dying.push(c);
+        }
+        // try_wait is a plain non-blocking waitpid: no runtime needed.
+        dying.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+    }
 }
 
 // --------------------------------------------------- cleanup at host exit

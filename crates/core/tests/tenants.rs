@@ -1,0 +1,159 @@
+//! Tenants on the local pool, driven from plain Rust: a worker serves one
+//! tenant for its whole life, a new tenant takes a pre-started blank
+//! worker, the cap covers every process, and quiet tenants' idle workers
+//! retire first when it is reached.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime_core::cloud::Cloud;
+use runtime_core::engine::{Engine, ExecuteRequest, ExecuteResult};
+use runtime_core::{CloudConfig, InvocationOptions, RuntimeConfig};
+
+fn engine(pool: usize, max_workers: usize) -> Arc<Engine> {
+    let e = Engine::new(RuntimeConfig {
+        pool_size: pool,
+        max_workers,
+        ..RuntimeConfig::default()
+    });
+    e.set_default_cloud(Arc::new(Cloud::new(CloudConfig::from_vars(&[]))))
+        .unwrap();
+    e
+}
+
+// The worker's real pid (what a function can always reach).
+const PID: &str = "module.exports = () => Buffer.constructor.constructor('return process')().pid";
+
+async fn run_as(e: &Arc<Engine>, tenant: Option<&str>, cloud: Option<Arc<Cloud>>) -> ExecuteResult {
+    e.execute(ExecuteRequest {
+        name: "pid".into(),
+        code: PID.into(),
+        hash: String::new(),
+        ctx: "{}".into(),
+        options: InvocationOptions {
+            tenant: tenant.map(str::to_string),
+            ..Default::default()
+        },
+        cloud,
+    })
+    .await
+    .expect("execute")
+}
+
+async fn pid_of(e: &Arc<Engine>, tenant: &str) -> u64 {
+    let r = run_as(e, Some(tenant), None).await;
+    assert_eq!(r.error, None, "{:?}", r.error);
+    r.data_value().as_u64().expect("a pid")
+}
+
+async fn wait_blank(e: &Arc<Engine>, n: usize) {
+    for _ in 0..200 {
+        if e.pool_stats().map(|s| s.blank).unwrap_or(0) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "the pool did not start {n} blank workers: {:?}",
+        e.pool_stats()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_one_tenant_for_life() {
+    let e = engine(2, 8);
+    let a1 = pid_of(&e, "A").await;
+    let b1 = pid_of(&e, "B").await;
+    assert_ne!(a1, b1, "two tenants shared a worker");
+    for _ in 0..5 {
+        assert_eq!(
+            pid_of(&e, "A").await,
+            a1,
+            "tenant A moved to another worker"
+        );
+        assert_eq!(pid_of(&e, "B").await, b1);
+    }
+    let s = e.pool_stats().unwrap();
+    assert_eq!(s.tenants, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tenant_binds_a_blank_worker_and_the_pool_refills() {
+    let e = engine(2, 8);
+    pid_of(&e, "warm").await;
+    wait_blank(&e, 2).await;
+    let spawned = e.pool_stats().unwrap().spawned;
+    pid_of(&e, "new-tenant").await;
+    // It ran on a blank worker (no process was started for it) ...
+    let s = e.pool_stats().unwrap();
+    assert!(s.spawned <= spawned + 1, "{s:?}");
+    // ... and a replacement blank worker is started in the background.
+    wait_blank(&e, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clouds_are_tenants_unless_named() {
+    let e = engine(1, 8);
+    let c1 = Arc::new(Cloud::new(CloudConfig::from_vars(&[])));
+    let c2 = Arc::new(Cloud::new(CloudConfig::from_vars(&[])));
+    let mut named = CloudConfig::from_vars(&[]);
+    named.tenant = Some("shop".into());
+    let n1 = Arc::new(Cloud::new(named.clone()));
+    let n2 = Arc::new(Cloud::new(named));
+    let pid = |r: ExecuteResult| r.data_value().as_u64().unwrap();
+    let p1 = pid(run_as(&e, None, Some(c1.clone())).await);
+    let p2 = pid(run_as(&e, None, Some(c2)).await);
+    assert_ne!(p1, p2, "two createCloud() objects shared a worker");
+    assert_eq!(pid(run_as(&e, None, Some(c1)).await), p1);
+    let q1 = pid(run_as(&e, None, Some(n1)).await);
+    let q2 = pid(run_as(&e, None, Some(n2)).await);
+    assert_eq!(q1, q2, "Clouds named alike are one tenant");
+    // options.tenant overrides the Cloud's.
+    assert_eq!(pid(run_as(&e, Some("shop"), None).await), q1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_holds_and_quiet_tenants_retire_first() {
+    let e = engine(1, 3);
+    let mut pids = Vec::new();
+    for t in ["t1", "t2", "t3", "t4", "t5"] {
+        pids.push(pid_of(&e, t).await);
+        let s = e.pool_stats().unwrap();
+        assert!(
+            s.total <= 3,
+            "more processes than RUNTIME_MAX_WORKERS: {s:?}"
+        );
+    }
+    // t5 is the busiest: it keeps its worker while the quiet ones retire.
+    let t5 = pid_of(&e, "t5").await;
+    assert_eq!(t5, pids[4]);
+    let t1 = pid_of(&e, "t1").await;
+    assert_ne!(
+        t1, pids[0],
+        "t1's idle worker should have retired for newer tenants"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_tenant_name_is_refused() {
+    let e = engine(1, 4);
+    let err = e
+        .execute(ExecuteRequest {
+            name: "f".into(),
+            code: PID.into(),
+            hash: String::new(),
+            ctx: "{}".into(),
+            options: InvocationOptions {
+                tenant: Some(String::new()),
+                ..Default::default()
+            },
+            cloud: None,
+        })
+        .await
+        .expect_err("an error");
+    assert_eq!(err.code(), "INVALID_ARGUMENT");
+    assert_eq!(
+        err.to_string(),
+        "options.tenant must be a string of 1 to 128 characters without control characters, got \"\""
+    );
+}
