@@ -151,6 +151,12 @@ export interface CloudOptions {
    * @default the FUNCTION_ENV_* variables, prefix stripped
    */
   env?: Record<string, string>
+  /**
+   * The tenant of functions run with this Cloud as `ctx.cloud` (1 to 128 characters):
+   * Clouds with the same tenant share warm workers and cached programs.
+   * @default a tenant of this Cloud's own
+   */
+  tenant?: string
 }
 
 /** One syntax error found by `validateCode`. */
@@ -216,6 +222,14 @@ export declare function executeFunction(name: string, code: string, hash?: strin
  * `INVALID_ARGUMENT` error naming the option.
  */
 export interface ExecuteOptions {
+  /**
+   * Whose function this is. A local worker serves one tenant for its whole life, and
+   * compiled programs are cached per tenant, so tenants never share a process, a
+   * module cache, a temp folder or timers. 1 to 128 characters.
+   * @default the tenant of `ctx.cloud` (each `createCloud()` object is its own tenant
+   * unless created with `{ tenant }`), else `'default'`
+   */
+  tenant?: string
   /**
    * Milliseconds the function may run, counted from when it starts (time spent
    * waiting for a free worker is bounded separately by RUNTIME_QUEUE_TIMEOUT_MS).
@@ -300,7 +314,25 @@ export interface Health {
   /** `local` or `dify`. */
   backend: string
   pool: PoolHealth
+  /** The active isolation layers; absent until the local pool has started. */
+  isolation?: IsolationHealth
   services: ServicesHealth
+}
+
+/** The kernel layers every local worker runs under (see the README's security model). */
+export interface IsolationHealth {
+  /** `auto` or `strict` (RUNTIME_ISOLATION). */
+  level: string
+  /** The Landlock ABI in force; 0 when Landlock is not applied. */
+  landlock: number
+  /** Whether the seccomp deny-list is applied. */
+  seccomp: boolean
+  /** Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`. */
+  namespaces: Array<string>
+  /** Whether RLIMIT_DATA/FSIZE/NOFILE/CORE are set. */
+  rlimits: boolean
+  /** The uid workers run as (a root host only); absent when they keep the host's. */
+  uid?: number
 }
 
 /**
@@ -332,6 +364,12 @@ export interface PoolHealth {
   queued: number
   /** Workers replaced after a fault since start. */
   replaced: number
+  /** Idle workers not yet bound to a tenant (a new tenant's first call takes one). */
+  blank: number
+  /** Tenants with an idle worker. */
+  tenants: number
+  /** RUNTIME_MAX_WORKERS: the cap on every worker process. */
+  maxWorkers: number
 }
 
 /**
