@@ -308,12 +308,32 @@ fn diagnostic(src: &str, d: &OxcDiagnostic) -> Diagnostic {
 /// The syntax errors of `code` as a snippet (a function body: top-level
 /// `return` and `await` allowed; `import`/`export` too), without running it.
 pub fn validate(lang: Lang, code: &str) -> Vec<Diagnostic> {
-    let allocator = Allocator::default();
+    with_allocator(|allocator| validate_in(allocator, lang, code))
+}
+
+thread_local! {
+    // One arena per thread, reset between uses: a fresh one page-faults its
+    // way up to the AST's size on every call.
+    static ARENA: std::cell::RefCell<Allocator> = std::cell::RefCell::new(Allocator::default());
+}
+
+fn with_allocator<T>(f: impl FnOnce(&Allocator) -> T) -> T {
+    ARENA.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut a) => {
+            a.reset();
+            f(&a)
+        }
+        // Re-entered (never expected): a fresh arena.
+        Err(_) => f(&Allocator::default()),
+    })
+}
+
+fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic> {
     let how = How {
         lang,
         mode: Mode::Snippet,
     };
-    let ret = Parser::new(&allocator, code, source_type(how))
+    let ret = Parser::new(allocator, code, source_type(how))
         .with_options(parse_options())
         .parse();
     let mut out: Vec<Diagnostic> = ret
@@ -354,9 +374,17 @@ fn syntax_error(file: &str, src: &str, d: &Diagnostic, kind: FailureKind) -> Com
 /// the code as it is (CommonJS, or JavaScript that oxc cannot parse, which
 /// V8 then reports with its own message).
 pub fn compile(name: &str, code: &str, how: How) -> Result<Option<Compiled>, CompileError> {
+    with_allocator(|allocator| compile_in(allocator, name, code, how))
+}
+
+fn compile_in(
+    allocator: &Allocator,
+    name: &str,
+    code: &str,
+    how: How,
+) -> Result<Option<Compiled>, CompileError> {
     let file = format!("{name}.{}", how.ext());
-    let allocator = Allocator::default();
-    let mut parsed = Parser::new(&allocator, code, source_type(how))
+    let mut parsed = Parser::new(allocator, code, source_type(how))
         .with_options(parse_options())
         .parse();
     let first_error = |ret: &ParserReturn, src: &str| {
@@ -413,7 +441,7 @@ pub fn compile(name: &str, code: &str, how: How) -> Result<Option<Compiled>, Com
     let (js, map) = match how.lang {
         Lang::JavaScript => (String::new(), None),
         Lang::TypeScript => {
-            let mut program = std::mem::replace(&mut parsed.program, Program::dummy(&allocator));
+            let mut program = std::mem::replace(&mut parsed.program, Program::dummy(allocator));
             // enum_eval: the transformer needs evaluated enum members (it panics without).
             let sem = SemanticBuilder::new()
                 .with_check_syntax_error(true)
@@ -429,7 +457,7 @@ pub fn compile(name: &str, code: &str, how: How) -> Result<Option<Compiled>, Com
             }
             let scoping = sem.semantic.into_scoping();
             let path = Path::new(&file);
-            let ret = Transformer::new(&allocator, path, &TransformOptions::default())
+            let ret = Transformer::new(allocator, path, &TransformOptions::default())
                 .build_with_scoping(scoping, &mut program);
             if let Some(d) = ret
                 .diagnostics
