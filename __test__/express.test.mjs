@@ -111,7 +111,8 @@ describe('HTTP behaviour', () => {
     const h = await res.json();
     expect(h.ok).toBe(true);
     expect(h.backend).toBe('local');
-    expect(Object.keys(h.pool).sort()).toEqual(['busy', 'idle', 'queued', 'replaced', 'workers']);
+    expect(Object.keys(h.pool).sort()).toEqual(['blank', 'busy', 'idle', 'maxWorkers', 'queued', 'replaced', 'tenants', 'workers']);
+    expect(h.isolation.level).toBe('auto');
     expect(h.services.database).toMatch(/^(up|unknown)$/);
   });
 

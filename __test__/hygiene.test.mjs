@@ -190,6 +190,11 @@ describe('services and the pool', () => {
     expect(h.pool.idle + h.pool.busy).toBeLessThanOrEqual(h.pool.workers);
     expect(h.pool.queued).toBe(0);
     expect(typeof h.pool.replaced).toBe('number');
+    expect(h.pool.blank + h.pool.busy).toBeLessThanOrEqual(h.pool.workers);
+    expect(h.pool.maxWorkers).toBe(32);
+    // The kernel layers are reported once the pool runs (Linux CI: all of them).
+    expect(h.isolation).toMatchObject({ level: 'auto', seccomp: true, rlimits: true });
+    expect(h.isolation.landlock).toBeGreaterThan(0);
     for (const s of [h.services.database, h.services.storage]) expect(['up', 'down', 'unknown', 'not_configured']).toContain(s);
     const t = process.hrtime.bigint();
     for (let i = 0; i < 1000; i++) health();

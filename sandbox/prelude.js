@@ -336,17 +336,21 @@ function __netModule(id) {
 // the worker's real `process`): the kernel layers of
 // crates/core/src/sandbox/isolation.rs are; this gives clear errors.
 function __makeRequire(timers) {
+  // Built on first use: most functions never require timers.
+  let timersModule, timersPromises;
   const t = timers.globals;
-  const timersModule = Object.freeze(Object.assign({}, require('timers'), t));
-  const timersPromises = Object.freeze({
-    setTimeout: (ms, value) => new Promise((resolve) => t.setTimeout(() => resolve(value), ms)),
-    setImmediate: (value) => new Promise((resolve) => t.setImmediate(() => resolve(value))),
-    scheduler: { wait: (ms) => new Promise((resolve) => t.setTimeout(resolve, ms)), yield: () => new Promise((resolve) => t.setImmediate(resolve)) },
-  });
   return function require(id) {
     const bare = typeof id === 'string' && id.startsWith('node:') ? id.slice(5) : id;
-    if (bare === 'timers') return timersModule;
-    if (bare === 'timers/promises') return timersPromises;
+    if (bare === 'timers') {
+      return timersModule || (timersModule = Object.freeze(Object.assign({}, __sandboxRequire('timers'), t)));
+    }
+    if (bare === 'timers/promises') {
+      return timersPromises || (timersPromises = Object.freeze({
+        setTimeout: (ms, value) => new Promise((resolve) => t.setTimeout(() => resolve(value), ms)),
+        setImmediate: (value) => new Promise((resolve) => t.setImmediate(() => resolve(value))),
+        scheduler: Object.freeze({ wait: (ms) => new Promise((resolve) => t.setTimeout(resolve, ms)), yield: () => new Promise((resolve) => t.setImmediate(resolve)) }),
+      }));
+    }
     if (__NET_MODULES.has(bare)) return __netModule(bare);
     return __sandboxRequire(id);
   };

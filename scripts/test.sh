@@ -76,6 +76,13 @@ else
   echo "==> no real Dify Sandbox (set SANDBOX_URL or provide ../shared/dify-sandbox): the *.dify suites ran against the stand-in only"
 fi
 
+# Node 20 is end-of-life: the workers' side of the suite runs again with
+# workers on the maintained LTS line (24), installed from the npm registry.
+echo "==> vitest: the security and execute suites with workers on Node LTS (RUNTIME_NODE_PATH)"
+LTS_NODE=$(bash scripts/install-node-lts.sh)
+echo "workers on $("$LTS_NODE" --version)"
+RUNTIME_NODE_PATH=$LTS_NODE npx vitest run __test__/security.test.mjs __test__/execute.test.mjs || status=$?
+
 # ==> packaging (issue 13) — one self-contained step: lint the release
 # workflow (actionlint + shellcheck, installed into .tools/), then the consumer
 # test: pack dist/*.tgz, install them into a fresh Express + jest + TypeScript

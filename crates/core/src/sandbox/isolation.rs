@@ -256,6 +256,20 @@ impl Prepared {
                 write_proc(c"/proc/self/uid_map", uid_map)?;
                 write_proc(c"/proc/self/gid_map", gid_map)?;
             }
+            if self.ns_flags & libc::CLONE_NEWNS != 0 {
+                // A mount namespace made by root copies shared propagation
+                // (systemd makes / shared): keep this worker's mounts its own.
+                // SAFETY: mount with constant arguments.
+                check(unsafe {
+                    libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    )
+                })?;
+            }
             if let Some((dir, opts)) = &self.tmpfs {
                 // SAFETY: mount with NUL-terminated strings prepared before fork.
                 check(unsafe {
@@ -601,7 +615,8 @@ mod linux {
     }
 
     /// Which namespaces a worker can get: (unshare flags, whether the
-    /// child maps its own uid in a new user namespace, their names).
+    /// child maps its own uid in a new user namespace, their names). The
+    /// probe also mounts a tmpfs, as a worker's start does.
     pub fn probe_namespaces(root: bool) -> (i32, bool, Vec<&'static str>) {
         let base = libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWIPC;
         let names = |user: bool| {
@@ -612,12 +627,33 @@ mod linux {
             n.extend(["mount", "net", "ipc"]);
             n
         };
-        // SAFETY (both closures): unshare in the forked, single-threaded child.
-        if root && in_child(|| unsafe { libc::unshare(base) } == 0) {
+        let scratch = std::ffi::CString::new(std::env::temp_dir().display().to_string())
+            .unwrap_or_else(|_| c"/tmp".into());
+        // SAFETY: unshare and mount in the forked, single-threaded child.
+        let works = |flags: i32| {
+            in_child(|| unsafe {
+                libc::unshare(flags) == 0
+                    && libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    ) == 0
+                    && libc::mount(
+                        c"tmpfs".as_ptr(),
+                        scratch.as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                        c"size=1m".as_ptr().cast(),
+                    ) == 0
+            })
+        };
+        if root && works(base) {
             return (base, false, names(false));
         }
         let with_user = base | libc::CLONE_NEWUSER;
-        if in_child(|| unsafe { libc::unshare(with_user) } == 0) {
+        if works(with_user) {
             return (with_user, true, names(true));
         }
         (0, false, Vec::new())

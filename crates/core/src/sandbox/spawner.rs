@@ -70,6 +70,9 @@ fn die_with_parent(cmd: &mut Command, isolation: Prepared) {
     // calls of `Prepared::apply`) and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
+            // Isolation first: a change of credentials (the uid drop)
+            // clears the parent-death signal.
+            isolation.apply()?;
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -77,7 +80,7 @@ fn die_with_parent(cmd: &mut Command, isolation: Prepared) {
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
-            isolation.apply()
+            Ok(())
         });
     }
 }
