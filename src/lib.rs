@@ -2,7 +2,8 @@
 //! `runtime-core` (crates/core). One file per concept:
 //!
 //! - `error.rs`: core errors → JavaScript errors with a stable `code`.
-//! - `execute.rs`: `executeFunction`, `runCode`, `validateCode`, `health`, `metrics`.
+//! - `execute.rs`: `executeFunction`, `health`, `metrics`.
+//! - `code.rs`: `validateCode`, `runCode` (TypeScript and snippets, compiled in Rust).
 //! - `cloud.rs`: `createCloud` and the `Cloud` / `Db` / `Collection` / `Bucket` classes.
 //! - `logs.rs`: `compressLogs`, `decompressLogs`, `logsHeader`.
 #![deny(clippy::all)]
@@ -11,6 +12,7 @@
 
 mod args;
 mod cloud;
+mod code;
 mod error;
 mod execute;
 mod loader;

@@ -32,23 +32,29 @@ impl BackendKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
+    /// JavaScript: CommonJS, or ES modules compiled to it.
     Nodejs,
+    /// TypeScript, stripped to JavaScript (no type checking).
+    Typescript,
+    /// Reserved for the Python backend.
     Python3,
 }
 
 impl Language {
     pub fn parse(s: &str) -> Result<Self> {
         match s {
-            "nodejs" => Ok(Language::Nodejs),
-            "python3" => Ok(Language::Python3),
+            "nodejs" | "javascript" | "js" => Ok(Language::Nodejs),
+            "typescript" | "ts" => Ok(Language::Typescript),
+            "python3" | "python" => Ok(Language::Python3),
             other => Err(Error::invalid(format!(
-                "unknown language {other:?}: expected 'nodejs' or 'python3'"
+                "unknown language {other:?}: expected 'typescript' ('ts'), 'javascript' ('js', 'nodejs') or 'python3' ('python')"
             ))),
         }
     }
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Nodejs => "nodejs",
+            Language::Typescript => "typescript",
             Language::Python3 => "python3",
         }
     }
@@ -371,6 +377,8 @@ pub struct InvocationOptions {
     pub memory_mb: Option<u64>,
     pub language: Option<Language>,
     pub backend: Option<BackendKind>,
+    /// The code is a function body (`runCode`), not a module.
+    pub snippet: bool,
 }
 
 /// S3 settings of a [`crate::cloud::Cloud`].
