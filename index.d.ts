@@ -172,6 +172,15 @@ export interface CloudOptions {
   tenant?: string
 }
 
+/** One syntax error found by `validateCode`. */
+export interface CodeError {
+  message: string
+  /** 1-based. */
+  line: number
+  /** 1-based, in UTF-16 units (as JavaScript strings count). */
+  column: number
+}
+
 /**
  * `base64(gzip(JSON.stringify(logs)))`: what `zlib.gunzipSync(Buffer.from(s, 'base64'))`
  * and `JSON.parse` read back.
@@ -199,9 +208,11 @@ export declare function decompressLogs(s: string): Array<string>
 /**
  * Runs a function in the sandbox and resolves with its result.
  *
- * - `name`: the function's name (used in stack traces as `name.js`).
- * - `code`: compiled CommonJS (`module.exports = fn`, `exports.default = fn` or
- *   `exports.main = fn`); ES module syntax is reported as an error.
+ * - `name`: the function's name (used in stack traces as `name.js`, or `name.ts`).
+ * - `code`: CommonJS (`module.exports = fn`, `exports.default = fn` or `exports.main = fn`),
+ *   or an ES module (`export default fn`, `export function main`), in JavaScript or, with
+ *   `options.language: 'typescript'`, TypeScript. ES modules and TypeScript are compiled in
+ *   Rust once per code version; `import` may name Node built-ins only.
  * - `hash`: identifies this version of the code for the module cache; `''` hashes the code.
  * - `ctx`: `{ body, query, headers, method, path, requestId, user }` (JSON). The function
  *   is called as `fn(ctx)` with `ctx.cloud` (and the global `cloud`) added. A `Cloud` from
@@ -249,7 +260,10 @@ export interface ExecuteOptions {
    */
   memoryMb?: number
   /**
-   * `'nodejs'` (functions are compiled JavaScript).
+   * `'typescript'` (`'ts'`): TypeScript, stripped in Rust (no type checking);
+   * `'javascript'` (`'js'`, `'nodejs'`): CommonJS, or ES modules compiled to it.
+   * Stacks and syntax errors name the source file and line (`name.ts:7`).
+   * `'python3'` is reserved (INVALID_ARGUMENT).
    * @default 'nodejs'
    */
   language?: string
@@ -277,20 +291,24 @@ export interface ExecuteResult {
   time: number
   /**
    * Set when the function failed: its message, or the runtime's (`Function timed out
-   * after N ms`, `Function ran out of memory…`, `SyntaxError: … (name.js:LINE)`,
-   * `No callable export…`, `ES module syntax is not supported…`, `Unhandled promise
+   * after N ms`, `Function ran out of memory…`, `SyntaxError: … (name.js:LINE)` or
+   * `(name.ts:LINE)`, `No callable export…`, `import.meta is not supported…`, `Unhandled promise
    * rejection: …`, `Uncaught exception in a timer callback: …`, `process.exit(…) is not
    * allowed…`, `Function returned a value that cannot be converted to JSON: …`).
    */
   error?: string
-  /** The error's stack, with the user's own line numbers (`name.js:LINE:COL`). */
+  /**
+   * The error's stack, with the user's own line numbers (`name.js:LINE:COL`; for
+   * TypeScript `name.ts:LINE:COL`, mapped back through the compiler's source map).
+   */
   stack?: string
   /**
    * The kind of failure, stable for programs to branch on (set with `error`):
    * `FUNCTION_THREW` (the function threw or rejected), `TIMEOUT` (ran past timeoutMs),
    * `QUEUE_TIMEOUT` (no free worker within RUNTIME_QUEUE_TIMEOUT_MS; it did not run),
    * `OUT_OF_MEMORY`, `EXITED` (process.exit), `CRASHED` (the worker died otherwise),
-   * `SYNTAX_ERROR`, `ESM_SYNTAX` (import/export), `NO_EXPORT` (nothing callable exported),
+   * `SYNTAX_ERROR`, `ESM_SYNTAX` (`import.meta` or top-level `await` in a module),
+   * `NO_EXPORT` (nothing callable exported),
    * `BAD_RESULT` (BigInt, circular), `RESULT_TOO_LARGE` (over RUNTIME_MAX_RESULT_BYTES,
    * default 6 MiB), `BLOCKED` (the sandbox refused an operation), `PROTOCOL_VIOLATION`
    * (the function wrote to the worker's protocol channel or forged frames).
@@ -369,6 +387,59 @@ export interface PoolHealth {
   maxWorkers: number
 }
 
+/**
+ * Runs a code snippet the way coze-loop's code runner does, on the warm pool (or the
+ * Dify Sandbox): `runCode({ language: 'js', code: "console.log('Hello World'); return 42;" })`
+ * resolves with `{ stdout: 'Hello World
+', stderr: '', retVal: '42', exitCode: 0, time }`.
+ * Resolves for anything the code did (throw, timeout, syntax error: see `exitCode`,
+ * `error`); rejects only for misuse: `INVALID_ARGUMENT` (unknown language, `python3`,
+ * timeoutMs out of range), and the errors `executeFunction` rejects with.
+ */
+export declare function runCode(options: RunCodeOptions): Promise<RunCodeResult>
+
+/** What `runCode` runs. */
+export interface RunCodeOptions {
+  /** `'javascript'` (`'js'`, `'nodejs'`) or `'typescript'` (`'ts'`). */
+  language: string
+  /**
+   * A function body: top-level `return` (the result) and `await`; `import` of Node
+   * built-ins works, `export` does not.
+   */
+  code: string
+  /**
+   * An integer from 1 to RUNTIME_MAX_TIMEOUT_MS.
+   * @default RUNTIME_TIMEOUT_MS or 10000
+   */
+  timeoutMs?: number
+  /**
+   * `'local'` or `'dify'`, as for executeFunction.
+   * @default RUNTIME_BACKEND
+   */
+  backend?: string
+}
+
+/** What `runCode` resolves with: a process's view of the snippet. */
+export interface RunCodeResult {
+  /** `console.log`/`info`/`debug`/`dir` output, one line per call, as a process prints it. */
+  stdout: string
+  /**
+   * `console.error`/`warn`/`trace` output; on failure, ends with the error's stack
+   * (positions in the user's code: `snippet.ts:3:7`) or message.
+   */
+  stderr: string
+  /** The return value as JSON text (`'42'`, `'{"a":1}'`); `''` when nothing was returned. */
+  retVal: string
+  /** 0 when the snippet completed, 1 when it threw, did not compile or timed out. */
+  exitCode: number
+  /** Wall milliseconds of the run. */
+  time: number
+  /** Set on failure: the message (`Function timed out after N ms`, `SyntaxError: … (snippet.js:1)`, the thrown message). */
+  error?: string
+  /** As `ExecuteResult.errorCode`: `FUNCTION_THREW`, `TIMEOUT`, `SYNTAX_ERROR`, …. */
+  errorCode?: string
+}
+
 /** S3 settings; each falls back to the environment. */
 export interface S3Options {
   /** @default S3_ENDPOINT (AWS when unset) */
@@ -418,6 +489,23 @@ export declare function setFunctionLoader(loader: ((name: string) => Promise<{ n
  * Invocations still waiting for a worker, and every later call, fail with `SHUT_DOWN`.
  */
 export declare function shutdown(): Promise<void>
+
+/**
+ * Checks the syntax of `code` in Rust, without running it or starting a sandbox
+ * (microseconds to a few ms). The code is read as a snippet, a function body: top-level
+ * `return` and `await` are valid, and so are `import`/`export`, so a module validates
+ * too. Early errors count (a `let` declared twice, `break` outside a loop); types are not
+ * checked. `language`: `'typescript'` (`'ts'`) or `'javascript'` (`'js'`, `'nodejs'`);
+ * any other is an `INVALID_ARGUMENT` error.
+ */
+export declare function validateCode(language: string, code: string): Validation
+
+/** What `validateCode` returns. */
+export interface Validation {
+  valid: boolean
+  /** Sorted by position; empty when `valid`. */
+  errors: Array<CodeError>
+}
 
 /** Options of `Bucket.writeFile`. */
 export interface WriteFileOptions {

@@ -850,5 +850,7 @@ module.exports.executeFunction = nativeBinding.executeFunction
 module.exports.health = nativeBinding.health
 module.exports.logsHeader = nativeBinding.logsHeader
 module.exports.metrics = nativeBinding.metrics
+module.exports.runCode = nativeBinding.runCode
 module.exports.setFunctionLoader = nativeBinding.setFunctionLoader
 module.exports.shutdown = nativeBinding.shutdown
+module.exports.validateCode = nativeBinding.validateCode

@@ -109,7 +109,7 @@ describe('faults stay with their invocation', () => {
     ['a thrown string', 'module.exports = () => { throw "boom" }', {}, "Function threw a non-Error value: 'boom'"],
     ['a thrown object', 'module.exports = () => { throw { code: 1 } }', {}, 'Function threw a non-Error value: { code: 1 }'],
     ['a BigInt result', 'module.exports = () => 10n', {}, 'Function returned a value that cannot be converted to JSON: Do not know how to serialize a BigInt'],
-    ['ES module syntax', 'export default function () {}', {}, "ES module syntax is not supported: compile the function to CommonJS (module.exports = fn, exports.default = fn or exports.main = fn) (Unexpected token 'export')"],
+    ['ES module syntax that cannot run as CommonJS', 'export default () => import.meta.url', {}, 'import.meta is not supported: functions run as CommonJS (use __filename) (fault.js:1)'],
   ];
   for (const [what, code, options, error] of cases) {
     it(`${what} → a clear error, and the next invocation works`, async () => {
@@ -194,7 +194,7 @@ describe('misuse of the API', () => {
   it('rejects with a code and a clear message', async () => {
     await rejects(executeFunction('', 'module.exports = () => 1', '', {}), 'INVALID_ARGUMENT', 'name must be a non-empty string');
     await rejects((async () => executeFunction('f', 'module.exports = () => 1', '', {}, { backend: 'docker' }))(), 'INVALID_ARGUMENT', "unknown backend \"docker\": expected 'local' or 'dify'");
-    await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { language: 'python3' }), 'INVALID_ARGUMENT', "language 'python3' is not supported by executeFunction: functions are compiled JavaScript ('nodejs')");
+    await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { language: 'python3' }), 'INVALID_ARGUMENT', "language 'python3' is not supported by executeFunction: functions are JavaScript ('javascript') or TypeScript ('typescript')");
     await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { timeoutMs: 0 }), 'INVALID_ARGUMENT', 'options.timeoutMs (RUNTIME_MAX_TIMEOUT_MS) must be an integer from 1 to 900000, got 0');
     const circular = {}; circular.self = circular;
     await rejects((async () => executeFunction('f', 'module.exports = () => 1', '', circular))(), 'INVALID_ARGUMENT', expect.stringContaining('ctx must be a JSON-serializable object'));

@@ -125,3 +125,50 @@ describe('HTTP behaviour', () => {
     expect((await invoke('hello')).status).toBe(200);
   }, 20_000);
 });
+
+describe('POST /run_code (the coze-loop FaaS contract)', () => {
+  const runCode = (body, headers = { 'x-develop-token': token }) => fetch(`${base}/run_code`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+
+  it("runs coze-loop's example and answers in its shape", async () => {
+    const res = await runCode({ language: 'javascript', code: "console.log('Hello World'); return 42;", timeout: 5000, priority: 'normal' });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.output).toEqual({ stdout: 'Hello World\n', stderr: '', ret_val: '42' });
+    expect(body.metadata).toMatchObject({ language: 'javascript', status: 'success', exit_code: 0, timed_out: false });
+    expect(typeof body.metadata.duration).toBe('number');
+  });
+
+  it('runs TypeScript; a throw is status error with the stack on stderr', async () => {
+    const body = await (await runCode({ language: 'ts', code: "const n: number = 1;\nthrow new Error('boom ' + n);" })).json();
+    expect(body.output.stderr).toMatch(/^Error: boom 1\n\s+at snippet\.ts:2:7/);
+    expect(body.output.ret_val).toBe('');
+    expect(body.metadata).toMatchObject({ language: 'typescript', status: 'error', exit_code: 1, error_code: 'FUNCTION_THREW' });
+  });
+
+  it('missing code, another language, a bad timeout are 400s; a timeout is a 408', async () => {
+    let res = await runCode({ language: 'js' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'Missing required parameter: code' });
+    res = await runCode({ language: 'python', code: 'print(1)' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'This service only supports javascript and typescript, not "python"' });
+    res = await runCode({ language: 'js', code: 'return 1', timeout: -5 });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatch(/^options\.timeoutMs \(RUNTIME_MAX_TIMEOUT_MS\) must be an integer from 1 to/);
+    res = await runCode({ language: 'js', code: 'while (true) {}', timeout: 300 });
+    expect(res.status).toBe(408);
+    expect(await res.json()).toEqual({ error: 'Execution timeout', details: 'Function timed out after 300 ms' });
+  });
+
+  it('runs nothing without the develop token (it runs any code it is sent)', async () => {
+    const res = await runCode({ language: 'js', code: "globalThis.__ran = 1; return 'ran'" }, {});
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: 'Invalid token' });
+    const wrong = await runCode({ language: 'js', code: 'return 1' }, { 'x-develop-token': 'not-it' });
+    expect(wrong.status).toBe(401);
+  });
+});

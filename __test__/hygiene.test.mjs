@@ -259,7 +259,7 @@ describe('results of any depth and size', () => {
       ['module.exports = () => { throw new Error("x") }', 'FUNCTION_THREW'],
       ['module.exports = () => new Promise(() => {})', 'TIMEOUT', { timeoutMs: 200 }],
       ['module.exports = () => {', 'SYNTAX_ERROR'],
-      ['export default 1', 'ESM_SYNTAX'],
+      ['export default () => import.meta.url', 'ESM_SYNTAX'],
       ['exports.a = 1', 'NO_EXPORT'],
       ['module.exports = () => 1n', 'BAD_RESULT'],
       ['module.exports = () => process.exit(1)', 'EXITED'],

@@ -436,7 +436,11 @@ function __describeThrown(err, ownFile) {
   if (err instanceof Error || (err && typeof err === 'object' && typeof err.message === 'string' && typeof err.stack === 'string')) {
     let error = err.message || String(err.name || 'Error');
     let kind = typeof err.__kind === 'string' ? err.__kind : 'FUNCTION_THREW';
-    if (err.code === 'ERR_ACCESS_DENIED') { error += __ACCESS_HINT; kind = 'BLOCKED'; }
+    if (err.code === 'ERR_ACCESS_DENIED') {
+      // Node 22+ suggests a flag the function cannot pass: say what applies.
+      error = error.replace(/\. Use --allow-[\w-]+ to manage permissions\.?$/, '') + __ACCESS_HINT;
+      kind = 'BLOCKED';
+    }
     // Buffers and ArrayBuffers count against the worker's data limit
     // (RLIMIT_DATA), which memoryMb sets.
     if (err instanceof RangeError && /Array buffer allocation failed|allocation failed/i.test(error)) {

@@ -32,7 +32,10 @@ pub struct ExecuteOptions {
     /// fresh one-off worker (a cold start of ~50 ms). Not enforced by the dify backend.
     /// @default RUNTIME_MEMORY_MB or 256
     pub memory_mb: Option<f64>,
-    /// `'nodejs'` (functions are compiled JavaScript).
+    /// `'typescript'` (`'ts'`): TypeScript, stripped in Rust (no type checking);
+    /// `'javascript'` (`'js'`, `'nodejs'`): CommonJS, or ES modules compiled to it.
+    /// Stacks and syntax errors name the source file and line (`name.ts:7`).
+    /// `'python3'` is reserved (INVALID_ARGUMENT).
     /// @default 'nodejs'
     pub language: Option<String>,
     /// `'local'` (warm worker pool) or `'dify'` (the Dify Sandbox at SANDBOX_URL).
@@ -70,6 +73,7 @@ impl TryFrom<ExecuteOptions> for InvocationOptions {
                 .transpose()?,
             language: o.language.as_deref().map(Language::parse).transpose()?,
             backend: o.backend.as_deref().map(BackendKind::parse).transpose()?,
+            ..Default::default()
         })
     }
 }
@@ -88,18 +92,20 @@ pub struct ExecuteResult {
     /// Wall milliseconds of the execution.
     pub time: f64,
     /// Set when the function failed: its message, or the runtime's (`Function timed out
-    /// after N ms`, `Function ran out of memory…`, `SyntaxError: … (name.js:LINE)`,
-    /// `No callable export…`, `ES module syntax is not supported…`, `Unhandled promise
+    /// after N ms`, `Function ran out of memory…`, `SyntaxError: … (name.js:LINE)` or
+    /// `(name.ts:LINE)`, `No callable export…`, `import.meta is not supported…`, `Unhandled promise
     /// rejection: …`, `Uncaught exception in a timer callback: …`, `process.exit(…) is not
     /// allowed…`, `Function returned a value that cannot be converted to JSON: …`).
     pub error: Option<String>,
-    /// The error's stack, with the user's own line numbers (`name.js:LINE:COL`).
+    /// The error's stack, with the user's own line numbers (`name.js:LINE:COL`; for
+    /// TypeScript `name.ts:LINE:COL`, mapped back through the compiler's source map).
     pub stack: Option<String>,
     /// The kind of failure, stable for programs to branch on (set with `error`):
     /// `FUNCTION_THREW` (the function threw or rejected), `TIMEOUT` (ran past timeoutMs),
     /// `QUEUE_TIMEOUT` (no free worker within RUNTIME_QUEUE_TIMEOUT_MS; it did not run),
     /// `OUT_OF_MEMORY`, `EXITED` (process.exit), `CRASHED` (the worker died otherwise),
-    /// `SYNTAX_ERROR`, `ESM_SYNTAX` (import/export), `NO_EXPORT` (nothing callable exported),
+    /// `SYNTAX_ERROR`, `ESM_SYNTAX` (`import.meta` or top-level `await` in a module),
+    /// `NO_EXPORT` (nothing callable exported),
     /// `BAD_RESULT` (BigInt, circular), `RESULT_TOO_LARGE` (over RUNTIME_MAX_RESULT_BYTES,
     /// default 6 MiB), `BLOCKED` (the sandbox refused an operation), `PROTOCOL_VIOLATION`
     /// (the function wrote to the worker's protocol channel or forged frames).
@@ -204,9 +210,11 @@ fn ctx_json(env: &Env, ctx: Option<Unknown>) -> std::result::Result<CtxParts, Co
 
 /// Runs a function in the sandbox and resolves with its result.
 ///
-/// - `name`: the function's name (used in stack traces as `name.js`).
-/// - `code`: compiled CommonJS (`module.exports = fn`, `exports.default = fn` or
-///   `exports.main = fn`); ES module syntax is reported as an error.
+/// - `name`: the function's name (used in stack traces as `name.js`, or `name.ts`).
+/// - `code`: CommonJS (`module.exports = fn`, `exports.default = fn` or `exports.main = fn`),
+///   or an ES module (`export default fn`, `export function main`), in JavaScript or, with
+///   `options.language: 'typescript'`, TypeScript. ES modules and TypeScript are compiled in
+///   Rust once per code version; `import` may name Node built-ins only.
 /// - `hash`: identifies this version of the code for the module cache; `''` hashes the code.
 /// - `ctx`: `{ body, query, headers, method, path, requestId, user }` (JSON). The function
 ///   is called as `fn(ctx)` with `ctx.cloud` (and the global `cloud`) added. A `Cloud` from

@@ -3,7 +3,8 @@
 //!
 //! - `engine.rs`: the process-wide engine.
 //! - `error.rs`: core errors → JavaScript errors with a stable `code`.
-//! - `execute.rs`: `executeFunction`, `runCode`, `validateCode`, `health`, `metrics`.
+//! - `execute.rs`: `executeFunction`, `health`, `metrics`.
+//! - `code.rs`: `validateCode`, `runCode` (TypeScript and snippets, compiled in Rust).
 //! - `cloud.rs`: `createCloud` and the `Cloud` / `Db` / `Collection` / `Bucket` classes.
 //! - `logs.rs`: `compressLogs`, `decompressLogs`, `logsHeader`.
 #![deny(clippy::all)]
@@ -12,6 +13,7 @@
 
 mod args;
 mod cloud;
+mod code;
 mod engine;
 mod error;
 mod execute;
@@ -29,6 +31,7 @@ mod tests {
     fn every_export_catches_unwinds() {
         let files = [
             ("cloud.rs", include_str!("cloud.rs")),
+            ("code.rs", include_str!("code.rs")),
             ("execute.rs", include_str!("execute.rs")),
             ("loader.rs", include_str!("loader.rs")),
             ("logs.rs", include_str!("logs.rs")),

@@ -6,6 +6,7 @@ import {
   Bucket,
   Cloud,
   CloudOptions,
+  CodeError,
   Collection,
   Db,
   ExecuteOptions,
@@ -14,9 +15,12 @@ import {
   Health,
   ObjectId,
   PoolHealth,
+  RunCodeOptions,
+  RunCodeResult,
   S3Options,
   ServicesHealth,
   Storage,
+  Validation,
   WriteFileOptions,
   compressLogs,
   createCloud,
@@ -25,8 +29,10 @@ import {
   health,
   logsHeader,
   metrics,
+  runCode,
   setFunctionLoader,
   shutdown,
+  validateCode,
 } from '@simple-ide/runtime'
 
 const target: 'native' | 'wasm32-wasi' | 'wasm32-wasip1' = __napiBindingTarget
@@ -50,6 +56,14 @@ async function useEverything(): Promise<void> {
   const error: string | undefined = result.error
   const stack: string | undefined = result.stack
   const errorCode: string | undefined = result.errorCode
+  const tsResult: ExecuteResult = await executeFunction('t', 'export default (): number => 1', '', {}, { language: 'typescript' })
+
+  const checked: Validation = validateCode('typescript', 'const x: number = await 1; return x')
+  const firstError: CodeError | undefined = checked.errors[0]
+  const where: number = checked.valid ? 0 : (firstError?.line ?? 0) + (firstError?.column ?? 0)
+  const runOptions: RunCodeOptions = { language: 'js', code: "console.log('Hello World'); return 42;", timeoutMs: 1000, backend: 'local' }
+  const ran: RunCodeResult = await runCode(runOptions)
+  const ranText: string = ran.stdout + ran.stderr + ran.retVal + String(ran.exitCode + ran.time) + (ran.error ?? '') + (ran.errorCode ?? '')
 
   const cursor: FindCursor = users.find({ age: { $gt: 1 } }).sort({ age: -1 }).limit(10).skip(1).project({ name: 1 })
   const docs: any[] = await cursor.toArray()

@@ -1,5 +1,5 @@
 // A simple-ide-like server: POST/GET /invoke/:name runs the stored function
-// with @simple-ide/runtime. Functions live in the phase-1 store (MongoDB
+// with @simple-ide/runtime; POST /run_code is coze-loop's code runner. Functions live in the phase-1 store (MongoDB
 // collection `functions`: { name, compiled, hash }).
 //
 //   DEVELOP_TOKEN=... MONGODB_URL=... node examples/express/server.mjs
@@ -9,7 +9,7 @@ import express from 'express';
 import { MongoClient } from 'mongodb';
 
 const require = createRequire(import.meta.url);
-const { executeFunction, logsHeader, health, shutdown } = require('../../index.js');
+const { executeFunction, runCode, logsHeader, health, shutdown } = require('../../index.js');
 
 // Both sides hashed first: equal lengths, so neither content nor length leaks.
 function tokenMatches(given, expected) {
@@ -65,6 +65,39 @@ export async function createApp({ developToken, mongoUrl, dbName = 'simple_ide',
     } catch (err) {
       // Misuse of the runtime API or the store being down: the server keeps serving.
       res.status(500).json({ error: err.message, code: err.code });
+    }
+  });
+
+  // coze-loop's FaaS contract: { language, code, timeout } → { output: { stdout, stderr,
+  // ret_val }, metadata }. It runs any code it is sent, so it takes the develop token too.
+  app.post('/run_code', async (req, res) => {
+    if (!tokenMatches(req.get('x-develop-token'), developToken)) {
+      return res.status(401).json({ error: 'Invalid token' });
+    }
+    const { language = 'javascript', code, timeout = 30000 } = req.body ?? {};
+    if (typeof code !== 'string' || !code) return res.status(400).json({ error: 'Missing required parameter: code' });
+    if (!['js', 'javascript', 'ts', 'typescript', 'nodejs'].includes(language)) {
+      return res.status(400).json({ error: `This service only supports javascript and typescript, not ${JSON.stringify(language)}` });
+    }
+    try {
+      const r = await runCode({ language, code, timeoutMs: timeout });
+      const timedOut = r.errorCode === 'TIMEOUT';
+      if (timedOut) return res.status(408).json({ error: 'Execution timeout', details: r.error });
+      res.json({
+        output: { stdout: r.stdout, stderr: r.stderr, ret_val: r.retVal },
+        metadata: {
+          language: language.startsWith('t') ? 'typescript' : 'javascript',
+          duration: Math.round(r.time),
+          status: r.exitCode === 0 ? 'success' : 'error',
+          exit_code: r.exitCode,
+          timed_out: false,
+          ...(r.errorCode ? { error_code: r.errorCode } : {}),
+        },
+      });
+    } catch (err) {
+      // INVALID_ARGUMENT (a timeout out of range): the request's fault.
+      const status = err.code === 'INVALID_ARGUMENT' ? 400 : 500;
+      res.status(status).json({ error: status === 400 ? err.message : 'Internal server error', details: err.message, code: err.code });
     }
   });
 

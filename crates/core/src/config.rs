@@ -32,23 +32,29 @@ impl BackendKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
+    /// JavaScript: CommonJS, or ES modules compiled to it.
     Nodejs,
+    /// TypeScript, stripped to JavaScript (no type checking).
+    Typescript,
+    /// Reserved for the Python backend.
     Python3,
 }
 
 impl Language {
     pub fn parse(s: &str) -> Result<Self> {
         match s {
-            "nodejs" => Ok(Language::Nodejs),
-            "python3" => Ok(Language::Python3),
+            "nodejs" | "javascript" | "js" => Ok(Language::Nodejs),
+            "typescript" | "ts" => Ok(Language::Typescript),
+            "python3" | "python" => Ok(Language::Python3),
             other => Err(Error::invalid(format!(
-                "unknown language {other:?}: expected 'nodejs' or 'python3'"
+                "unknown language {other:?}: expected 'typescript' ('ts'), 'javascript' ('js', 'nodejs') or 'python3' ('python')"
             ))),
         }
     }
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Nodejs => "nodejs",
+            Language::Typescript => "typescript",
             Language::Python3 => "python3",
         }
     }
@@ -89,6 +95,8 @@ pub struct RuntimeConfig {
     pub max_workers: usize,
     /// Cap on one invocation's `cloud.invoke` calls in flight at once.
     pub max_concurrent_invokes: usize,
+    /// Cap on one tenant's workers (top-level calls; more wait for its own).
+    pub max_workers_per_tenant: usize,
     /// Kernel isolation of local workers.
     pub isolation: IsolationConfig,
 }
@@ -213,6 +221,11 @@ impl Default for RuntimeConfig {
             egress: EgressPolicy::default(),
             max_workers: 32,
             max_concurrent_invokes: 4,
+            // More workers than cores only compete for them.
+            max_workers_per_tenant: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(2),
             isolation: IsolationConfig::default(),
         }
     }
@@ -292,6 +305,9 @@ impl RuntimeConfig {
         if let Some(v) = get("RUNTIME_MAX_WORKERS") {
             c.max_workers = parse_num("RUNTIME_MAX_WORKERS", &v)?;
         }
+        if let Some(v) = get("RUNTIME_MAX_WORKERS_PER_TENANT") {
+            c.max_workers_per_tenant = parse_num("RUNTIME_MAX_WORKERS_PER_TENANT", &v)?;
+        }
         if let Some(v) = get("RUNTIME_MAX_CONCURRENT_INVOKES") {
             c.max_concurrent_invokes = parse_num("RUNTIME_MAX_CONCURRENT_INVOKES", &v)?;
         }
@@ -361,6 +377,8 @@ pub struct InvocationOptions {
     pub memory_mb: Option<u64>,
     pub language: Option<Language>,
     pub backend: Option<BackendKind>,
+    /// The code is a function body (`runCode`), not a module.
+    pub snippet: bool,
 }
 
 /// S3 settings of a [`crate::cloud::Cloud`].

@@ -19,11 +19,13 @@
 
 pub mod bridge;
 pub mod cloud;
+pub mod compile;
 pub mod config;
 pub mod egress;
 pub mod engine;
 pub mod error;
 pub mod logs;
+pub mod runcode;
 pub mod sandbox;
 
 pub use config::{BackendKind, CloudConfig, InvocationOptions, Language, RuntimeConfig, S3Config};

@@ -128,7 +128,7 @@ async fn every_fault_has_its_kind() {
         // The kernel refuses kill(2) to a worker, even of itself.
         ("module.exports = () => this.constructor.constructor('return process')().kill(this.constructor.constructor('return process')().pid, 'SIGKILL')", FailureKind::FunctionThrew, "kill EPERM"),
         ("module.exports = () => {", FailureKind::SyntaxError, "SyntaxError: "),
-        ("export default () => 1", FailureKind::EsmSyntax, "ES module syntax is not supported"),
+        ("export default () => import.meta.url", FailureKind::EsmSyntax, "import.meta is not supported"),
         ("exports.x = 1", FailureKind::NoExport, "No callable export"),
         ("module.exports = () => 10n", FailureKind::BadResult, "cannot be converted to JSON"),
         ("module.exports = () => { const a = {}; a.a = a; return a }", FailureKind::BadResult, "cannot be converted to JSON"),

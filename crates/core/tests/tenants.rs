@@ -157,3 +157,53 @@ async fn a_bad_tenant_name_is_refused() {
         "options.tenant must be a string of 1 to 128 characters without control characters, got \"\""
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenant_gets_at_most_its_share_of_workers() {
+    let e = Engine::new(RuntimeConfig {
+        pool_size: 1,
+        max_workers: 8,
+        max_workers_per_tenant: 2,
+        ..RuntimeConfig::default()
+    });
+    e.set_default_cloud(Arc::new(Cloud::new(CloudConfig::from_vars(&[]))))
+        .unwrap();
+    let slow = "module.exports = () => new Promise(r => setTimeout(() => r(Buffer.constructor.constructor('return process')().pid), 150))";
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let e = e.clone();
+            tokio::spawn(async move {
+                e.execute(ExecuteRequest {
+                    name: "slow".into(),
+                    code: slow.into(),
+                    hash: String::new(),
+                    ctx: "{}".into(),
+                    options: InvocationOptions {
+                        tenant: Some("A".into()),
+                        ..Default::default()
+                    },
+                    cloud: None,
+                })
+                .await
+                .expect("execute")
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    for _ in 0..60 {
+        peak = peak.max(e.pool_stats().map(|s| s.busy).unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut pids = Vec::new();
+    for c in calls {
+        let r = c.await.unwrap();
+        assert_eq!(r.error, None);
+        pids.push(r.data_value().as_u64().unwrap());
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    assert!(peak <= 2, "tenant A ran on {peak} workers at once");
+    assert!(pids.len() <= 2, "tenant A used {} workers", pids.len());
+    // Another tenant is not held up by A's queue.
+    assert!(pid_of(&e, "B").await > 0);
+}

@@ -16,9 +16,17 @@ pub struct Prepared {
     pub key: Arc<str>,
     pub name: Arc<str>,
     pub code: Arc<str>,
+    /// What compiling the source gave (TypeScript, ES modules, snippets):
+    /// the position map for stacks, or the syntax error. None: the code
+    /// runs as it was given (CommonJS).
+    pub compiled: Option<Arc<Result<crate::compile::Compiled, crate::compile::CompileError>>>,
 }
 
 struct Entry {
+    /// The code as given (`prepared.code` is what the sandbox runs) and how
+    /// it was compiled: a hit needs both to be the same.
+    source: Arc<str>,
+    how: crate::compile::How,
     prepared: Prepared,
     bytes: usize,
     last_used: u64,
@@ -58,26 +66,55 @@ impl ModuleCache {
         &self,
         tenant: &Arc<str>,
         name: &str,
-        _hint: &str,
+        hint: &str,
         code: &str,
     ) -> Prepared {
+        self.get_or_compile(tenant, name, hint, code, crate::compile::How::default())
+    }
+
+    /// As [`Self::get_or_prepare`], compiled `how` (TypeScript, ES modules,
+    /// snippets) once per code version.
+    pub fn get_or_compile(
+        &self,
+        tenant: &Arc<str>,
+        name: &str,
+        _hint: &str,
+        code: &str,
+        how: crate::compile::How,
+    ) -> Prepared {
         let Ok(mut inner) = self.inner.lock() else {
-            return prepare(name, code);
+            return prepare(name, code, how);
         };
         inner.clock += 1;
         let now = inner.clock;
         let id = (tenant.clone(), name.to_string());
         if let Some(e) = inner.by_name.get_mut(&id) {
-            if *e.prepared.code == *code {
+            if *e.source == *code && e.how == how {
                 e.last_used = now;
                 return e.prepared.clone();
             }
         }
-        let prepared = prepare(name, code);
-        let bytes = tenant.len() + name.len() + prepared.key.len() + code.len();
+        // Compiled under the lock: concurrent first runs of one code compile it once.
+        let prepared = prepare(name, code, how);
+        let source: Arc<str> = if prepared.compiled.is_some() {
+            code.into()
+        } else {
+            prepared.code.clone()
+        };
+        let bytes = tenant.len()
+            + name.len()
+            + prepared.key.len()
+            + code.len()
+            + match prepared.compiled.as_deref() {
+                Some(Ok(c)) => code.len() + c.bytes(),
+                Some(Err(e)) => code.len() + e.message.len() + e.stack.len(),
+                None => 0,
+            };
         if let Some(old) = inner.by_name.insert(
             id.clone(),
             Entry {
+                source,
+                how,
                 prepared: prepared.clone(),
                 bytes,
                 last_used: now,
@@ -110,11 +147,21 @@ impl ModuleCache {
     }
 }
 
-fn prepare(name: &str, code: &str) -> Prepared {
+fn prepare(name: &str, code: &str, how: crate::compile::How) -> Prepared {
+    let compiled = match crate::compile::compile(name, code, how) {
+        Ok(None) => None,
+        Ok(Some(c)) => Some(Ok(c)),
+        Err(e) => Some(Err(e)),
+    };
     Prepared {
-        key: format!("{name}@{}", code_hash(code)).into(),
+        // The worker's key: one code text compiled two ways is two programs.
+        key: format!("{name}@{}{}", code_hash(code), how.tag()).into(),
         name: name.into(),
-        code: code.into(),
+        code: match &compiled {
+            Some(Ok(c)) => c.code.as_str().into(),
+            _ => code.into(),
+        },
+        compiled: compiled.map(Arc::new),
     }
 }
 
@@ -173,5 +220,26 @@ mod tests {
         // `b` was least recently used, so it went.
         let again = c.get_or_prepare(&t("T"), "b", "1", "new");
         assert_eq!(&*again.code, "new");
+    }
+
+    #[test]
+    fn compiled_programs_hit_on_their_source_and_language() {
+        use crate::compile::{How, Lang, Mode};
+        let ts = How {
+            lang: Lang::TypeScript,
+            mode: Mode::Module,
+        };
+        let c = ModuleCache::new(1 << 20);
+        let src = "export default (): number => 1";
+        let a = c.get_or_compile(&t("A"), "f", "", src, ts);
+        assert!(!a.code.contains(": number"), "{}", a.code);
+        let b = c.get_or_compile(&t("A"), "f", "", src, ts);
+        assert!(
+            Arc::ptr_eq(&a.code, &b.code),
+            "the source, not the compiled text, is compared"
+        );
+        let js = c.get_or_compile(&t("A"), "f", "", "export default () => 1", How::default());
+        assert_ne!(a.key, js.key);
+        assert!(a.key.ends_with("~ts"));
     }
 }

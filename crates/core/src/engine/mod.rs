@@ -248,9 +248,9 @@ impl Engine {
         }
         let backend = req.options.backend.unwrap_or(self.config.backend);
         let language = req.options.language.unwrap_or(Language::Nodejs);
-        if language != Language::Nodejs {
+        if language == Language::Python3 {
             return Err(Error::invalid(format!(
-                "language '{}' is not supported by executeFunction: functions are compiled JavaScript ('nodejs')",
+                "language '{}' is not supported by executeFunction: functions are JavaScript ('javascript') or TypeScript ('typescript')",
                 language.as_str()
             )));
         }
@@ -274,9 +274,14 @@ impl Engine {
             }
             None => cloud.tenant().clone(),
         };
+        // [compile] TypeScript / ES modules / snippets → CommonJS, once per code version.
+        let how = crate::compile::How::of(language, req.options.snippet);
         let prepared = self
             .cache
-            .get_or_prepare(&tenant, &req.name, &req.hash, &req.code);
+            .get_or_compile(&tenant, &req.name, &req.hash, &req.code, how);
+        if let Some(Err(e)) = prepared.compiled.as_deref() {
+            return Ok(crate::compile::failed_result(e, &self.metrics));
+        }
         let env = Arc::new(serde_json::to_value(cloud.env()).unwrap_or(Value::Null));
         let scope = Arc::new(scope::Scope::new(
             self.clone(),
@@ -332,6 +337,8 @@ impl Engine {
             kind,
             run_ms: time,
         } = outcome;
+        // [compile] Stacks name the user's file and lines (`name.ts:7`).
+        let (error, stack) = crate::compile::remap(prepared.compiled.as_deref(), error, stack);
         let kind = match (&error, kind) {
             (Some(_), None) => Some(FailureKind::FunctionThrew),
             (_, k) => k,
@@ -446,6 +453,7 @@ impl Engine {
                     node: self.config.node_path.clone().unwrap_or_else(find_node),
                     size: self.config.pool_size,
                     max_workers: self.config.max_workers,
+                    max_workers_per_tenant: self.config.max_workers_per_tenant,
                     memory_mb: self.config.memory_mb,
                     isolation: self.config.isolation.clone(),
                     // A log line may be escaped up to 6× (\u0000) in its frame.

@@ -50,6 +50,9 @@ pub struct PoolConfig {
     pub size: usize,
     /// Cap on every worker process (blank, bound, one-off, nested).
     pub max_workers: usize,
+    /// Cap on one tenant's workers for top-level calls: more would only
+    /// compete for the same cores; its further calls wait for its own.
+    pub max_workers_per_tenant: usize,
     pub memory_mb: u64,
     /// The longest frame read from a worker, in bytes.
     pub max_frame: usize,
@@ -109,6 +112,8 @@ struct State {
     live: usize,
     /// Blank workers being started.
     starting_blank: usize,
+    /// Workers bound to (or being started for) each tenant.
+    per_tenant: std::collections::HashMap<Arc<str>, usize>,
     clock: u64,
 }
 
@@ -180,7 +185,7 @@ impl LocalPool {
         let first = match inner.spawn_worker(inner.config.memory_mb).await {
             Ok(w) => w,
             Err(e) => {
-                inner.process_ended();
+                inner.worker_ended(true, None);
                 return Err(e);
             }
         };
@@ -323,7 +328,6 @@ impl Inner {
                         continue;
                     }
                     if was_blank {
-                        w.tenant = Some(job.tenant.clone());
                         self.refill_blanks();
                     }
                     break Ok(Some(w));
@@ -337,7 +341,7 @@ impl Inner {
                             break Ok(Some(w));
                         }
                         Err(e) => {
-                            self.process_ended();
+                            self.worker_ended(true, Some(&job.tenant));
                             break Err(e);
                         }
                     }
@@ -371,15 +375,25 @@ impl Inner {
         if let Some(i) = own {
             return Pick::Worker(st.idle.remove(i), false);
         }
+        // Nested invokes are bounded by depth and per-invocation limits;
+        // making them wait for their caller's tenant could deadlock.
+        let bound = st.per_tenant.get(&job.tenant).copied().unwrap_or(0);
+        if job.depth == 0 && bound >= self.config.max_workers_per_tenant {
+            return Pick::Wait;
+        }
         let blank = st
             .idle
             .iter()
             .position(|w| w.memory_mb == mem && w.tenant.is_none());
         if let Some(i) = blank {
-            return Pick::Worker(st.idle.remove(i), true);
+            let mut w = st.idle.remove(i);
+            w.tenant = Some(job.tenant.clone());
+            *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
+            return Pick::Worker(w, true);
         }
         if st.live < self.config.max_workers {
             st.live += 1;
+            *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
             return Pick::Spawn(None);
         }
         // Retire the least recently used idle worker: quiet tenants first,
@@ -396,6 +410,7 @@ impl Inner {
                 // The retired process's slot is reused: Worker::drop must
                 // not count it as ended.
                 w.counted = false;
+                *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
                 Pick::Spawn(Some(w))
             }
             None => Pick::Wait,
@@ -411,10 +426,21 @@ impl Inner {
         self.changed.notify_waiters();
     }
 
-    /// A process ended (or never started): frees its slot.
-    fn process_ended(&self) {
+    /// A process ended (or never started): frees its slot of the cap
+    /// (unless it passed to a replacement) and of its tenant's.
+    fn worker_ended(&self, counted: bool, tenant: Option<&Arc<str>>) {
         if let Ok(mut st) = self.state.lock() {
-            st.live = st.live.saturating_sub(1);
+            if counted {
+                st.live = st.live.saturating_sub(1);
+            }
+            if let Some(t) = tenant {
+                if let Some(n) = st.per_tenant.get_mut(t) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        st.per_tenant.remove(t);
+                    }
+                }
+            }
         }
         self.changed.notify_waiters();
     }
@@ -465,7 +491,7 @@ impl Inner {
                 match w {
                     Ok(w) if !inner.closed.load(Ordering::SeqCst) => inner.make_idle(w),
                     Ok(w) => drop(w),
-                    Err(_) => inner.process_ended(),
+                    Err(_) => inner.worker_ended(true, None),
                 }
             });
         }
@@ -626,10 +652,8 @@ impl Drop for Worker {
             spawner::reap(child);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        if self.counted {
-            if let Some(p) = self.pool.upgrade() {
-                p.process_ended();
-            }
+        if let Some(p) = self.pool.upgrade() {
+            p.worker_ended(self.counted, self.tenant.as_ref());
         }
     }
 }

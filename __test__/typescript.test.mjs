@@ -1,0 +1,156 @@
+// TypeScript and ES modules compiled in Rust, stacks in source lines,
+// validateCode and runCode, as Node sees them. typescript.dify.test.mjs runs
+// this file again on the dify backend.
+import { createRequire } from 'node:module';
+import { describe, it, expect } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const { executeFunction, validateCode, runCode } = require('../index.js');
+
+const ts = (name, code, ctx = {}) => executeFunction(name, code, '', ctx, { language: 'typescript' });
+
+const TS_FN = `import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+interface Body { n: number }
+enum Scale { One = 1, Ten = 10 }
+
+export default async function handler(ctx: { body: Body; headers?: IncomingHttpHeaders }): Promise<object> {
+  const n: number = ctx.body.n * Scale.Ten;
+  if (n > 100) {
+    throw new RangeError('too big: ' + n);
+  }
+  return { n, sha: createHash('sha1').update('x').digest('hex').slice(0, 8) };
+}
+`;
+
+describe('executeFunction with TypeScript and ES modules', () => {
+  it('strips types, runs enums and imports Node built-ins', async () => {
+    const r = await ts('tsfn', TS_FN, { body: { n: 2 } });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual({ n: 20, sha: '11f6ad8e' });
+  });
+
+  it("a thrown error's stack names the .ts file and line", async () => {
+    const r = await ts('tsfn', TS_FN, { body: { n: 50 } });
+    expect(r.error).toBe('too big: 500');
+    expect(r.errorCode).toBe('FUNCTION_THREW');
+    expect(r.stack).toMatch(/^RangeError: too big: 500\n\s+at handler \(tsfn\.ts:10:11\)/);
+    expect(r.stack).not.toContain('tsfn.js');
+  });
+
+  it('a syntax error names the .ts line and does not run', async () => {
+    const r = await ts('broken', 'const a: number = 1;\n\nlet b: string = ;\nexport default () => a;\n');
+    expect(r.errorCode).toBe('SYNTAX_ERROR');
+    expect(r.error).toBe('SyntaxError: Unexpected token (broken.ts:3)');
+    expect(r.stack).toBe('broken.ts:3\nlet b: string = ;\n                ^\n\nSyntaxError: Unexpected token');
+  });
+
+  it('JavaScript ES modules work with every export form; CommonJS is unchanged', async () => {
+    const run = (code) => executeFunction('esm', code, '', { body: { x: 1 } });
+    expect((await run("import { join } from 'node:path';\nexport default (ctx) => join('a', String(ctx.body.x))")).data).toBe('a/1');
+    expect((await run('export function main(ctx) { return ctx.body.x + 1 }')).data).toBe(2);
+    expect((await run('const f = async () => 3;\nexport { f as default };')).data).toBe(3);
+    expect((await run("export * from 'node:os';\nexport default () => 4")).data).toBe(4);
+    expect((await run("export default async () => (await import('node:path')).sep")).data).toBe('/');
+    expect((await run('module.exports = (ctx) => ctx.body.x')).data).toBe(1);
+  });
+
+  it('what does not compile says why', async () => {
+    const run = (code) => executeFunction('esm', code, '', {});
+    let r = await run('export default () => import.meta.url');
+    expect(r.errorCode).toBe('ESM_SYNTAX');
+    expect(r.error).toBe('import.meta is not supported: functions run as CommonJS (use __filename) (esm.js:1)');
+    r = await run("const x = await Promise.resolve(1);\nexport default () => x");
+    expect(r.errorCode).toBe('ESM_SYNTAX');
+    expect(r.error).toBe('top-level await is not supported in a function module: await inside the exported function (esm.js:1)');
+    r = await run("import _ from 'lodash';\nexport default () => _");
+    expect(r.error).toMatch(/^Cannot find module 'lodash': functions can require only Node built-in modules/);
+  });
+
+  it('an unknown language is INVALID_ARGUMENT; python3 is not supported yet', async () => {
+    await expect(executeFunction('f', 'module.exports = () => 1', '', {}, { language: 'ruby' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: "unknown language \"ruby\": expected 'typescript' ('ts'), 'javascript' ('js', 'nodejs') or 'python3' ('python')",
+    });
+    await expect(executeFunction('f', 'x = 1', '', {}, { language: 'python' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: "language 'python3' is not supported by executeFunction: functions are JavaScript ('javascript') or TypeScript ('typescript')",
+    });
+  });
+});
+
+describe('validateCode', () => {
+  it('accepts snippets with top-level return and await, in both languages', () => {
+    expect(validateCode('js', 'const x = await Promise.resolve(1);\nreturn x;')).toEqual({ valid: true, errors: [] });
+    expect(validateCode('typescript', 'const x: number = await 1;\nreturn x as number;')).toEqual({ valid: true, errors: [] });
+  });
+
+  it('reports each error with its line and column', () => {
+    expect(validateCode('javascript', 'const a = 1;\nlet b = ;')).toEqual({
+      valid: false,
+      errors: [{ message: 'Unexpected token', line: 2, column: 9 }],
+    });
+    expect(validateCode('js', 'let a;\nlet a;').errors).toEqual([
+      { message: 'Identifier `a` has already been declared', line: 2, column: 5 },
+    ]);
+    // Type annotations are TypeScript, not JavaScript.
+    expect(validateCode('js', 'const x: number = 1').valid).toBe(false);
+  });
+
+  it('an unknown language or a wrong argument is INVALID_ARGUMENT', () => {
+    expect(() => validateCode('cobol', 'x')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^unknown language "cobol"/) }));
+    expect(() => validateCode('python', 'x')).toThrow(expect.objectContaining({
+      code: 'INVALID_ARGUMENT',
+      message: "language 'python3' is not supported by validateCode yet: use 'javascript' or 'typescript'",
+    }));
+    expect(() => validateCode('js', 42)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
+
+describe('runCode (the coze-loop contract)', () => {
+  it("runs coze-loop's example", async () => {
+    const r = await runCode({ language: 'js', code: "console.log('Hello World'); return 42;" });
+    expect(r).toMatchObject({ stdout: 'Hello World\n', stderr: '', retVal: '42', exitCode: 0 });
+    expect(r.time).toBeGreaterThan(0);
+    expect(r.error).toBeUndefined();
+  });
+
+  it('splits stdout and stderr as a process would, and returns JSON', async () => {
+    const r = await runCode({
+      language: 'ts',
+      code: "const x: number = await Promise.resolve(2);\nconsole.error('to stderr', x);\nconsole.warn('warned');\nconsole.log('[ERROR] still stdout', { a: [1] });\nreturn { x };",
+    });
+    expect(r.stdout).toBe('[ERROR] still stdout { a: [ 1 ] }\n');
+    expect(r.stderr).toBe('to stderr 2\nwarned\n');
+    expect(r.retVal).toBe('{"x":2}');
+    expect((await runCode({ language: 'js', code: 'console.log(1)' })).retVal).toBe('');
+    expect((await runCode({ language: 'js', code: 'return null' })).retVal).toBe('null');
+  });
+
+  it('a throw exits 1 with the stack (in snippet lines) on stderr', async () => {
+    const r = await runCode({ language: 'typescript', code: "type T = number;\nconsole.log('before');\nthrow new TypeError('bad ' + (1 as T));" });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('before\n');
+    expect(r.error).toBe('bad 1');
+    expect(r.errorCode).toBe('FUNCTION_THREW');
+    expect(r.stderr).toMatch(/^TypeError: bad 1\n\s+at snippet\.ts:3:7/);
+  });
+
+  it('a syntax error and a timeout are errors', async () => {
+    let r = await runCode({ language: 'js', code: 'const a = ;' });
+    expect(r).toMatchObject({ exitCode: 1, errorCode: 'SYNTAX_ERROR', error: 'SyntaxError: Unexpected token (snippet.js:1)' });
+    r = await runCode({ language: 'js', code: 'while (true) {}', timeoutMs: 300 });
+    expect(r).toMatchObject({ exitCode: 1, errorCode: 'TIMEOUT', error: 'Function timed out after 300 ms' });
+    expect((await runCode({ language: 'js', code: 'return 1' })).retVal).toBe('1');
+  });
+
+  it('misuse rejects with INVALID_ARGUMENT', async () => {
+    await expect(runCode({ language: 'python', code: 'print(1)' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: "language 'python3' is not supported by runCode yet: use 'javascript' or 'typescript'",
+    });
+    await expect(runCode({ language: 'js', code: 'return 1', timeoutMs: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('options.timeoutMs') });
+    await expect(Promise.resolve().then(() => runCode({ language: 'js' }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});

@@ -1,0 +1,974 @@
+//! TypeScript and ES modules → the CommonJS the sandbox runs, in Rust with
+//! oxc, plus the position map that turns a stack's `name.js:L:C` back into
+//! the user's `name.ts:l:c`.
+//!
+//! - JavaScript without `import`/`export` is passed through untouched (not
+//!   even re-printed), so CommonJS functions behave exactly as before.
+//! - TypeScript is stripped by oxc's transformer and re-printed with a
+//!   source map (no type checking).
+//! - ES module syntax is rewritten *in place*, statement by statement, in a
+//!   way that keeps every line where it was: `import` → `require`, `export`
+//!   → getters on `exports` appended after the last line. So JavaScript
+//!   needs no map at all and TypeScript needs only the codegen's.
+//! - A snippet (`runCode`) is a function body: it is wrapped on its own
+//!   first line, so only line-1 columns shift, and the wrapper's frames are
+//!   dropped from stacks.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use oxc::allocator::{Allocator, Dummy};
+use oxc::ast::ast::{
+    Declaration, ExportDefaultDeclarationKind, ImportDeclarationSpecifier, ModuleExportName,
+    Program, Statement,
+};
+use oxc::codegen::{Codegen, CodegenOptions};
+use oxc::diagnostics::OxcDiagnostic;
+use oxc::parser::{ParseOptions, Parser, ParserReturn};
+use oxc::semantic::SemanticBuilder;
+use oxc::span::SourceType;
+use oxc::transformer::{TransformOptions, Transformer};
+
+use crate::sandbox::FailureKind;
+
+/// The source language of user code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    JavaScript,
+    TypeScript,
+}
+
+/// How code is shaped: a module exporting the function, or a function body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Module,
+    Snippet,
+}
+
+/// What to compile as. Part of the module cache's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct How {
+    pub lang: Lang,
+    pub mode: Mode,
+}
+
+impl Default for How {
+    fn default() -> Self {
+        How {
+            lang: Lang::JavaScript,
+            mode: Mode::Module,
+        }
+    }
+}
+
+impl How {
+    /// Appended to the cache hash so one code text compiled two ways is
+    /// two entries; empty for the default, so CommonJS keys are unchanged.
+    pub fn tag(self) -> &'static str {
+        match (self.lang, self.mode) {
+            (Lang::JavaScript, Mode::Module) => "",
+            (Lang::TypeScript, Mode::Module) => "~ts",
+            (Lang::JavaScript, Mode::Snippet) => "~snippet-js",
+            (Lang::TypeScript, Mode::Snippet) => "~snippet-ts",
+        }
+    }
+    /// How `executeFunction`/`runCode` code in `language` compiles.
+    pub fn of(language: crate::config::Language, snippet: bool) -> Self {
+        How {
+            lang: match language {
+                crate::config::Language::Typescript => Lang::TypeScript,
+                _ => Lang::JavaScript,
+            },
+            mode: if snippet { Mode::Snippet } else { Mode::Module },
+        }
+    }
+    fn ext(self) -> &'static str {
+        match self.lang {
+            Lang::JavaScript => "js",
+            Lang::TypeScript => "ts",
+        }
+    }
+}
+
+/// A syntax error with its 1-based line and column (UTF-16 units, as in
+/// JavaScript strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// Why code did not compile, as the invocation's failure.
+#[derive(Debug, Clone)]
+pub struct CompileError {
+    pub kind: FailureKind,
+    /// `SyntaxError: … (name.ts:7)`
+    pub message: String,
+    /// V8-style: `name.ts:7`, the source line, a caret, the message.
+    pub stack: String,
+}
+
+/// The compiled program: what the sandbox runs and how to read its stacks.
+#[derive(Debug)]
+pub struct Compiled {
+    pub code: String,
+    /// The user's file name in stacks (`name.ts`).
+    file: String,
+    /// The file name the sandbox gives the program (`name.js`).
+    sandbox_file: String,
+    /// Generated → source positions (TypeScript only; JavaScript keeps its lines).
+    map: Option<LineMap>,
+    /// Columns the snippet wrapper adds on line 1.
+    shift1: u32,
+    /// Lines of the user's (compiled) code; later lines are the wrapper's.
+    user_lines: u32,
+}
+
+impl Compiled {
+    /// Bytes held, for the cache's budget.
+    pub fn bytes(&self) -> usize {
+        self.code.len() + self.map.as_ref().map_or(0, |m| m.0.len() * 16) + 64
+    }
+
+    /// Rewrites every `name.js:L[:C]` of the program in `text` (a stack or a
+    /// message) to the user's file and position, and drops the frames of
+    /// the snippet wrapper.
+    pub fn remap(&self, text: &str) -> String {
+        text.split('\n')
+            .filter_map(|l| self.remap_line(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// None: the line is a frame of the wrapper, to be dropped.
+    fn remap_line(&self, line: &str) -> Option<String> {
+        let needle = format!("{}:", self.sandbox_file);
+        let mut out = String::new();
+        let mut rest = line;
+        let is_frame = line.trim_start().starts_with("at ");
+        while let Some(pos) = rest.find(&needle) {
+            let before_ok =
+                pos == 0 || matches!(rest.as_bytes()[pos - 1], b'(' | b' ' | b'/' | b'@' | b'\n');
+            let after = &rest[pos + needle.len()..];
+            let l_len = after.bytes().take_while(u8::is_ascii_digit).count();
+            if !before_ok || l_len == 0 {
+                out.push_str(&rest[..pos + needle.len()]);
+                rest = after;
+                continue;
+            }
+            let l: u32 = after[..l_len].parse().unwrap_or(0);
+            let mut consumed = l_len;
+            let mut c: Option<u32> = None;
+            if after[l_len..].starts_with(':') {
+                let c_len = after[l_len + 1..]
+                    .bytes()
+                    .take_while(u8::is_ascii_digit)
+                    .count();
+                if c_len > 0 {
+                    c = after[l_len + 1..l_len + 1 + c_len].parse().ok();
+                    consumed += 1 + c_len;
+                }
+            }
+            out.push_str(&rest[..pos]);
+            match self.position(l, c.unwrap_or(1)) {
+                Some((sl, sc)) => {
+                    let _ = write!(out, "{}:{sl}", self.file);
+                    if c.is_some() {
+                        let _ = write!(out, ":{sc}");
+                    }
+                }
+                None if is_frame => return None,
+                None => out.push_str(&rest[pos..pos + needle.len() + consumed]),
+            }
+            rest = &after[consumed..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    /// The user's 1-based (line, column) of a 1-based generated position;
+    /// None for the wrapper's own code.
+    fn position(&self, line: u32, col: u32) -> Option<(u32, u32)> {
+        if line == 0 || line > self.user_lines {
+            return None;
+        }
+        let col = if line == 1 {
+            if col <= self.shift1 {
+                return None;
+            }
+            col - self.shift1
+        } else {
+            col
+        };
+        match &self.map {
+            None => Some((line, col)),
+            Some(m) => m.lookup(line - 1, col.saturating_sub(1)),
+        }
+    }
+}
+
+/// Generated (line0, col0) → source (line1, col1), sorted by generated position.
+#[derive(Debug)]
+struct LineMap(Vec<[u32; 4]>);
+
+impl LineMap {
+    fn lookup(&self, line0: u32, col0: u32) -> Option<(u32, u32)> {
+        // The last token at or before the position on its line; else the
+        // line's first token (a frame inside leading indentation).
+        let idx = self.0.partition_point(|t| (t[0], t[1]) <= (line0, col0));
+        let t = match idx.checked_sub(1).map(|i| self.0[i]) {
+            Some(t) if t[0] == line0 => t,
+            _ => *self.0.get(idx).filter(|t| t[0] == line0)?,
+        };
+        Some((t[2] + 1, t[3] + 1))
+    }
+}
+
+fn parse_options() -> ParseOptions {
+    ParseOptions {
+        // CommonJS modules and snippets are function bodies.
+        allow_return_outside_function: true,
+        ..ParseOptions::default()
+    }
+}
+
+fn source_type(how: How) -> SourceType {
+    let base = match how.lang {
+        Lang::JavaScript => SourceType::mjs(),
+        Lang::TypeScript => SourceType::ts(),
+    };
+    match how.mode {
+        // Script unless it has `import`/`export`: sloppy CommonJS still parses.
+        Mode::Module => base.with_unambiguous(true),
+        // A module's goal, for top-level `await`.
+        Mode::Snippet => base.with_module(true),
+    }
+}
+
+/// The result of code that did not compile: it never reached a sandbox.
+pub(crate) fn failed_result(
+    e: &CompileError,
+    metrics: &crate::engine::Metrics,
+) -> crate::engine::ExecuteResult {
+    metrics.observe(Some(e.kind), 0.0);
+    crate::engine::ExecuteResult {
+        data: crate::sandbox::json_null(),
+        logs: Vec::new(),
+        time: 0.0,
+        error: Some(e.message.clone()),
+        stack: (!e.stack.is_empty()).then(|| e.stack.clone()),
+        kind: Some(e.kind),
+    }
+}
+
+/// An outcome's error and stack with the user's file and positions.
+pub(crate) fn remap(
+    compiled: Option<&Result<Compiled, CompileError>>,
+    error: Option<String>,
+    stack: Option<String>,
+) -> (Option<String>, Option<String>) {
+    match compiled {
+        Some(Ok(c)) => (error.map(|e| c.remap(&e)), stack.map(|s| c.remap(&s))),
+        _ => (error, stack),
+    }
+}
+
+/// 1-based line and UTF-16 column of a byte offset.
+fn line_col(src: &str, offset: u32) -> (u32, u32) {
+    let offset = (offset as usize).min(src.len());
+    let mut offset = offset;
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &src[..offset];
+    let line = before.matches('\n').count() as u32 + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[start..].encode_utf16().count() as u32 + 1;
+    (line, col)
+}
+
+fn diagnostic(src: &str, d: &OxcDiagnostic) -> Diagnostic {
+    // The primary label, else the last (a redeclaration labels the first
+    // declaration, then the offending one).
+    let offset = d
+        .labels
+        .iter()
+        .find(|l| l.primary())
+        .or(d.labels.last())
+        .map_or(0, |l| l.offset());
+    let (line, column) = line_col(src, offset);
+    Diagnostic {
+        message: d.message.to_string(),
+        line,
+        column,
+    }
+}
+
+/// The syntax errors of `code` as a snippet (a function body: top-level
+/// `return` and `await` allowed; `import`/`export` too), without running it.
+pub fn validate(lang: Lang, code: &str) -> Vec<Diagnostic> {
+    with_allocator(|allocator| validate_in(allocator, lang, code))
+}
+
+thread_local! {
+    // One arena per thread, reset between uses: a fresh one page-faults its
+    // way up to the AST's size on every call.
+    static ARENA: std::cell::RefCell<Allocator> = std::cell::RefCell::new(Allocator::default());
+}
+
+fn with_allocator<T>(f: impl FnOnce(&Allocator) -> T) -> T {
+    ARENA.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut a) => {
+            a.reset();
+            f(&a)
+        }
+        // Re-entered (never expected): a fresh arena.
+        Err(_) => f(&Allocator::default()),
+    })
+}
+
+fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic> {
+    let how = How {
+        lang,
+        mode: Mode::Snippet,
+    };
+    let ret = Parser::new(allocator, code, source_type(how))
+        .with_options(parse_options())
+        .parse();
+    let mut out: Vec<Diagnostic> = ret
+        .diagnostics
+        .iter()
+        .map(|d| diagnostic(code, d))
+        .collect();
+    if out.is_empty() && !ret.panicked {
+        // Early errors the parser leaves to semantic analysis (a `let`
+        // declared twice, a `break` outside a loop).
+        let sem = SemanticBuilder::new()
+            .with_check_syntax_error(true)
+            .build(&ret.program);
+        out.extend(sem.diagnostics.iter().map(|d| diagnostic(code, d)));
+    }
+    out.sort_by_key(|d| (d.line, d.column));
+    out
+}
+
+fn syntax_error(file: &str, src: &str, d: &Diagnostic, kind: FailureKind) -> CompileError {
+    let text = src.lines().nth(d.line as usize - 1).unwrap_or("");
+    let caret = " ".repeat(d.column.saturating_sub(1) as usize);
+    let label = match kind {
+        FailureKind::EsmSyntax => "",
+        _ => "SyntaxError: ",
+    };
+    CompileError {
+        kind,
+        message: format!("{label}{} ({file}:{})", d.message, d.line),
+        stack: format!(
+            "{file}:{}\n{text}\n{caret}^\n\n{label}{}",
+            d.line, d.message
+        ),
+    }
+}
+
+/// Compiles `code` (the function `name`) for the sandbox. `Ok(None)`: run
+/// the code as it is (CommonJS, or JavaScript that oxc cannot parse, which
+/// V8 then reports with its own message).
+pub fn compile(name: &str, code: &str, how: How) -> Result<Option<Compiled>, CompileError> {
+    with_allocator(|allocator| compile_in(allocator, name, code, how))
+}
+
+fn compile_in(
+    allocator: &Allocator,
+    name: &str,
+    code: &str,
+    how: How,
+) -> Result<Option<Compiled>, CompileError> {
+    let file = format!("{name}.{}", how.ext());
+    let mut parsed = Parser::new(allocator, code, source_type(how))
+        .with_options(parse_options())
+        .parse();
+    let first_error = |ret: &ParserReturn, src: &str| {
+        ret.diagnostics
+            .iter()
+            .map(|d| diagnostic(src, d))
+            .min_by_key(|d| (d.line, d.column))
+    };
+    if let Some(d) = first_error(&parsed, code) {
+        if how == How::default() {
+            return Ok(None);
+        }
+        return Err(syntax_error(&file, code, &d, FailureKind::SyntaxError));
+    }
+    if let Some(span) = parsed.module_record.import_metas.first() {
+        let (line, column) = line_col(code, span.start);
+        let d = Diagnostic {
+            message: "import.meta is not supported: functions run as CommonJS (use __filename)"
+                .into(),
+            line,
+            column,
+        };
+        return Err(syntax_error(&file, code, &d, FailureKind::EsmSyntax));
+    }
+    if how.mode == Mode::Snippet {
+        if let Some(s) = parsed.program.body.iter().find(|s| is_export(s)) {
+            let (line, column) = line_col(code, stmt_start(s));
+            let d = Diagnostic {
+                message: "`export` is not allowed in runCode code: it is a function body (return the value instead)".into(),
+                line,
+                column,
+            };
+            return Err(syntax_error(&file, code, &d, FailureKind::SyntaxError));
+        }
+    }
+    let esm =
+        parsed.module_record.has_module_syntax || !parsed.module_record.dynamic_imports.is_empty();
+    if how.mode == Mode::Module && parsed.module_record.has_module_syntax {
+        // Module code runs in CommonJS's synchronous wrapper.
+        if let Some(start) = top_level_await(&parsed.program) {
+            let (line, column) = line_col(code, start);
+            let d = Diagnostic {
+                message: "top-level await is not supported in a function module: await inside the exported function".into(),
+                line,
+                column,
+            };
+            return Err(syntax_error(&file, code, &d, FailureKind::EsmSyntax));
+        }
+    }
+    if how == How::default() && !esm {
+        return Ok(None);
+    }
+
+    let (js, map) = match how.lang {
+        Lang::JavaScript => (String::new(), None),
+        Lang::TypeScript => {
+            let mut program = std::mem::replace(&mut parsed.program, Program::dummy(allocator));
+            // enum_eval: the transformer needs evaluated enum members (it panics without).
+            let sem = SemanticBuilder::new()
+                .with_check_syntax_error(true)
+                .with_enum_eval(true)
+                .build(&program);
+            if let Some(d) = sem
+                .diagnostics
+                .iter()
+                .map(|d| diagnostic(code, d))
+                .min_by_key(|d| (d.line, d.column))
+            {
+                return Err(syntax_error(&file, code, &d, FailureKind::SyntaxError));
+            }
+            let scoping = sem.semantic.into_scoping();
+            let path = Path::new(&file);
+            let ret = Transformer::new(allocator, path, &TransformOptions::default())
+                .build_with_scoping(scoping, &mut program);
+            if let Some(d) = ret
+                .diagnostics
+                .iter()
+                .map(|d| diagnostic(code, d))
+                .min_by_key(|d| (d.line, d.column))
+            {
+                return Err(syntax_error(&file, code, &d, FailureKind::SyntaxError));
+            }
+            let out = Codegen::new()
+                .with_options(CodegenOptions {
+                    source_map_path: Some(path.to_path_buf()),
+                    ..CodegenOptions::default()
+                })
+                .build(&program);
+            let map = out.map.map(|m| {
+                let mut t: Vec<[u32; 4]> = m
+                    .get_tokens()
+                    .map(|t| {
+                        [
+                            t.get_dst_line(),
+                            t.get_dst_col(),
+                            t.get_src_line(),
+                            t.get_src_col(),
+                        ]
+                    })
+                    .collect();
+                t.sort_unstable();
+                LineMap(t)
+            });
+            (out.code, map)
+        }
+    };
+
+    // The ES module rewrite reads the JavaScript (the TypeScript's output).
+    let rewritten = if how.lang == Lang::JavaScript {
+        rewrite_esm(code, &parsed.program, &parsed.module_record)
+    } else {
+        let allocator = Allocator::default();
+        let st = match how.mode {
+            Mode::Module => SourceType::mjs().with_unambiguous(true),
+            Mode::Snippet => SourceType::mjs(),
+        };
+        let ret = Parser::new(&allocator, &js, st)
+            .with_options(parse_options())
+            .parse();
+        if let Some(d) = first_error(&ret, &js) {
+            // oxc printed code it cannot read back: a compiler bug, reported as such.
+            return Err(CompileError {
+                kind: FailureKind::SyntaxError,
+                message: format!(
+                    "TypeScript compiler error: the compiled code does not parse ({}:{}:{}: {})",
+                    file, d.line, d.column, d.message
+                ),
+                stack: String::new(),
+            });
+        }
+        rewrite_esm(&js, &ret.program, &ret.module_record)
+    };
+
+    let user_lines = rewritten.body.matches('\n').count() as u32 + 1;
+    let (code, shift1) = match how.mode {
+        Mode::Module => (format!("{}{}", rewritten.body, rewritten.epilogue), 0),
+        Mode::Snippet => {
+            let prefix = SNIPPET_PREFIX;
+            (
+                format!(
+                    "{prefix}{}\n{SNIPPET_SUFFIX}{}",
+                    rewritten.body, rewritten.epilogue
+                ),
+                prefix.encode_utf16().count() as u32,
+            )
+        }
+    };
+    Ok(Some(Compiled {
+        code,
+        file,
+        sandbox_file: format!("{name}.js"),
+        map,
+        shift1,
+        user_lines,
+    }))
+}
+
+// The snippet wrapper. Its console forwards each call to the sandbox's
+// console tagged `o` (stdout) or `e` (stderr), so runCode can split the
+// streams even when a line itself starts with `[ERROR] `. The return value
+// travels as `[value]`, or `[]` for undefined.
+const SNIPPET_PREFIX: &str = "module.exports = async function () { const console = __snippetConsole(globalThis.console); const __r = await (async () => {";
+const SNIPPET_SUFFIX: &str = "})(); return __r === undefined ? [] : [__r]; };\n\
+function __snippetConsole(c) { const u = require('util'); \
+const o = (...a) => c.log('o' + u.format(...a)), e = (...a) => c.log('e' + u.format(...a)); \
+return Object.assign(Object.create(c), { log: o, info: o, debug: o, error: e, warn: e, \
+dir: (x, opts) => c.log('o' + u.inspect(x, opts)), \
+trace: (...a) => e('Trace: ' + u.format(...a) + '\\n' + String(new Error().stack).split('\\n').slice(2).join('\\n')) }); }\n";
+
+/// Where the first `await` outside any function is.
+fn top_level_await(program: &Program) -> Option<u32> {
+    use oxc::ast::ast::{ArrowFunctionExpression, AwaitExpression, ForOfStatement, Function};
+    use oxc::ast_visit::{walk, Visit};
+    use oxc::syntax::scope::ScopeFlags;
+    struct Finder(Option<u32>);
+    impl<'a> Visit<'a> for Finder {
+        fn visit_function(&mut self, _: &Function<'a>, _: ScopeFlags) {}
+        fn visit_arrow_function_expression(&mut self, _: &ArrowFunctionExpression<'a>) {}
+        fn visit_await_expression(&mut self, it: &AwaitExpression<'a>) {
+            self.0.get_or_insert(it.span.start);
+        }
+        fn visit_for_of_statement(&mut self, it: &ForOfStatement<'a>) {
+            if it.r#await {
+                self.0.get_or_insert(it.span.start);
+            }
+            walk::walk_for_of_statement(self, it);
+        }
+    }
+    let mut f = Finder(None);
+    f.visit_program(program);
+    f.0
+}
+
+fn is_export(s: &Statement) -> bool {
+    matches!(
+        s,
+        Statement::ExportNamedDeclaration(_)
+            | Statement::ExportDeclaration(_)
+            | Statement::ExportFromDeclaration(_)
+            | Statement::ExportDefaultDeclaration(_)
+            | Statement::ExportAllDeclaration(_)
+            | Statement::TSExportAssignment(_)
+    )
+}
+
+fn stmt_start(s: &Statement) -> u32 {
+    use oxc::span::GetSpan;
+    s.span().start
+}
+
+struct Rewritten {
+    /// The code with the same line count as its input.
+    body: String,
+    /// Appended after the last line: export getters and helpers.
+    epilogue: String,
+}
+
+fn js_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn export_name(n: &ModuleExportName) -> String {
+    n.name().to_string()
+}
+
+/// Rewrites `import`/`export` statements in place, keeping line breaks.
+fn rewrite_esm(
+    src: &str,
+    program: &Program,
+    record: &oxc::syntax::module_record::ModuleRecord,
+) -> Rewritten {
+    // (start, end, replacement); replacements keep the span's newlines.
+    let mut edits: Vec<(u32, u32, String)> = Vec::new();
+    // (exported name, JavaScript expression of its value)
+    let mut exports: Vec<(String, String)> = Vec::new();
+    let mut star_used = false;
+    let mut default_used = false;
+    let mut tmp = 0usize;
+    let mut fresh = || {
+        tmp += 1;
+        format!("__esm{tmp}")
+    };
+    for stmt in &program.body {
+        match stmt {
+            Statement::ImportDeclaration(d) => {
+                let req = format!("require({})", js_string(&d.source.value));
+                let text = match &d.specifiers {
+                    None => format!("{req};"),
+                    Some(specs) if specs.is_empty() => format!("{req};"),
+                    Some(specs) => {
+                        let m = fresh();
+                        let mut s = format!("const {m} = {req};");
+                        for spec in specs {
+                            match spec {
+                                ImportDeclarationSpecifier::ImportDefaultSpecifier(x) => {
+                                    default_used = true;
+                                    let _ =
+                                        write!(s, " const {} = __esmDefault({m});", x.local.name);
+                                }
+                                ImportDeclarationSpecifier::ImportNamespaceSpecifier(x) => {
+                                    let _ = write!(s, " const {} = {m};", x.local.name);
+                                }
+                                ImportDeclarationSpecifier::ImportSpecifier(x) => {
+                                    let imported = export_name(&x.imported);
+                                    let _ = write!(
+                                        s,
+                                        " const {} = {m}[{}];",
+                                        x.local.name,
+                                        js_string(&imported)
+                                    );
+                                }
+                            }
+                        }
+                        s
+                    }
+                };
+                edits.push((d.span.start, d.span.end, text));
+            }
+            Statement::ExportDeclaration(d) => {
+                use oxc::span::GetSpan;
+                // `export ` becomes blanks: columns stay the user's.
+                let decl = &d.declaration;
+                let start = decl.span().start;
+                edits.push((
+                    d.span.start,
+                    start,
+                    " ".repeat((start - d.span.start) as usize),
+                ));
+                match decl {
+                    Declaration::VariableDeclaration(v) => {
+                        for declarator in &v.declarations {
+                            for id in declarator.id.get_binding_identifiers() {
+                                exports.push((id.name.to_string(), id.name.to_string()));
+                            }
+                        }
+                    }
+                    Declaration::FunctionDeclaration(f) => {
+                        if let Some(id) = &f.id {
+                            exports.push((id.name.to_string(), id.name.to_string()));
+                        }
+                    }
+                    Declaration::ClassDeclaration(c) => {
+                        if let Some(id) = &c.id {
+                            exports.push((id.name.to_string(), id.name.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Statement::ExportFromDeclaration(d) => {
+                let m = fresh();
+                edits.push((
+                    d.span.start,
+                    d.span.end,
+                    format!("const {m} = require({});", js_string(&d.source.value)),
+                ));
+                for s in &d.specifiers {
+                    let local = export_name(&s.local);
+                    let value = if local == "default" {
+                        default_used = true;
+                        format!("__esmDefault({m})")
+                    } else {
+                        format!("{m}[{}]", js_string(&local))
+                    };
+                    exports.push((export_name(&s.exported), value));
+                }
+            }
+            Statement::ExportNamedDeclaration(d) => {
+                edits.push((d.span.start, d.span.end, String::new()));
+                for s in &d.specifiers {
+                    exports.push((export_name(&s.exported), export_name(&s.local)));
+                }
+            }
+            Statement::ExportDefaultDeclaration(d) => {
+                let named = match &d.declaration {
+                    ExportDefaultDeclarationKind::FunctionDeclaration(f) => {
+                        f.id.as_ref().map(|i| (i.name.to_string(), f.span.start))
+                    }
+                    ExportDefaultDeclarationKind::ClassDeclaration(c) => {
+                        c.id.as_ref().map(|i| (i.name.to_string(), c.span.start))
+                    }
+                    _ => None,
+                };
+                match named {
+                    Some((name, start)) => {
+                        edits.push((
+                            d.span.start,
+                            start,
+                            " ".repeat((start - d.span.start) as usize),
+                        ));
+                        exports.push(("default".into(), name));
+                    }
+                    None => {
+                        use oxc::span::GetSpan;
+                        let start = match &d.declaration {
+                            ExportDefaultDeclarationKind::FunctionDeclaration(f) => f.span.start,
+                            ExportDefaultDeclarationKind::ClassDeclaration(c) => c.span.start,
+                            other => other.span().start,
+                        };
+                        let v = "__esmDefaultValue".to_string();
+                        edits.push((d.span.start, start, format!("const {v} = ")));
+                        exports.push(("default".into(), v));
+                    }
+                }
+            }
+            Statement::ExportAllDeclaration(d) => {
+                let req = format!("require({})", js_string(&d.source.value));
+                match &d.exported {
+                    Some(name) => {
+                        let m = fresh();
+                        edits.push((d.span.start, d.span.end, format!("const {m} = {req};")));
+                        exports.push((export_name(name), m));
+                    }
+                    None => {
+                        star_used = true;
+                        edits.push((
+                            d.span.start,
+                            d.span.end,
+                            format!("__esmExportStar(exports, {req});"),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut dynamic = false;
+    for di in &record.dynamic_imports {
+        // `import(x)` → `__esmImport(x)`: vm scripts have no module loader.
+        edits.push((
+            di.span.start,
+            di.span.start + "import".len() as u32,
+            "__esmImport".into(),
+        ));
+        dynamic = true;
+    }
+    edits.sort_by_key(|e| (e.0, e.1));
+    let mut body = String::with_capacity(src.len() + 256);
+    let mut at = 0usize;
+    for (start, end, text) in edits {
+        let (start, end) = (start as usize, end as usize);
+        if start < at {
+            continue;
+        }
+        body.push_str(&src[at..start]);
+        body.push_str(&text);
+        // The statement's own line breaks, so later lines stay put.
+        for _ in src[start..end].matches('\n') {
+            body.push('\n');
+        }
+        at = end;
+    }
+    body.push_str(&src[at..]);
+
+    let mut epilogue = String::new();
+    if !exports.is_empty() || record.has_module_syntax {
+        epilogue.push_str("\n;Object.defineProperty(exports, \"__esModule\", { value: true });");
+        for (name, value) in &exports {
+            let _ = write!(
+                epilogue,
+                " Object.defineProperty(exports, {}, {{ enumerable: true, configurable: true, get: () => {value} }});",
+                js_string(name)
+            );
+        }
+    }
+    if default_used {
+        epilogue
+            .push_str("\nfunction __esmDefault(m) { return m && m.__esModule ? m.default : m; }");
+    }
+    if star_used {
+        epilogue.push_str("\nfunction __esmExportStar(e, m) { for (const k of Object.keys(m)) if (k !== 'default' && !Object.prototype.hasOwnProperty.call(e, k)) Object.defineProperty(e, k, { enumerable: true, configurable: true, get: () => m[k] }); }");
+    }
+    if dynamic {
+        epilogue.push_str(
+            "\nfunction __esmImport(s) { return Promise.resolve().then(() => require(s)); }",
+        );
+    }
+    if !epilogue.is_empty() {
+        epilogue.push('\n');
+    }
+    Rewritten { body, epilogue }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TS: How = How {
+        lang: Lang::TypeScript,
+        mode: Mode::Module,
+    };
+
+    #[test]
+    fn commonjs_passes_through_untouched() {
+        let c = compile("f", "module.exports = () => 1", How::default()).unwrap();
+        assert!(c.is_none());
+        // Unparseable JavaScript is left to V8's own message.
+        assert!(compile("f", "module.exports = () => {", How::default())
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn esm_keeps_lines_and_exports_getters() {
+        let src = "import crypto from 'node:crypto';\nimport {\n  join\n} from 'path';\nexport const a = 1;\nexport default function main(ctx) {\n  return join('a', 'b');\n}\n";
+        let c = compile("f", src, How::default()).unwrap().unwrap();
+        let lines: Vec<&str> = c.code.lines().collect();
+        assert!(
+            lines[0].starts_with("const __esm1 = require(\"node:crypto\");"),
+            "{}",
+            c.code
+        );
+        assert_eq!(lines[4], "       const a = 1;");
+        assert_eq!(lines[5], "               function main(ctx) {");
+        assert_eq!(lines[6], "  return join('a', 'b');");
+        assert!(c.code.contains("get: () => main"), "{}", c.code);
+    }
+
+    #[test]
+    fn typescript_is_stripped_and_stack_lines_map_back() {
+        let src = "interface In { x: number }\n\ntype T = string;\nexport default function (ctx: { body: In }): number {\n  const y: number = ctx.body.x;\n  throw new Error('at line 6 ' + y);\n}\n";
+        let c = compile("fn", src, TS).unwrap().unwrap();
+        assert!(!c.code.contains("interface"), "{}", c.code);
+        let gen_line = c
+            .code
+            .lines()
+            .position(|l| l.contains("throw new Error"))
+            .unwrap() as u32
+            + 1;
+        let col = c
+            .code
+            .lines()
+            .nth(gen_line as usize - 1)
+            .unwrap()
+            .find("new")
+            .unwrap() as u32
+            + 1;
+        let stack = format!("Error: at line 6\n    at exports.default (fn.js:{gen_line}:{col})\n    at other (x.js:1:1)");
+        let mapped = c.remap(&stack);
+        assert!(mapped.contains("(fn.ts:6:9)"), "{mapped}\n{}", c.code);
+        assert!(mapped.contains("(x.js:1:1)"));
+    }
+
+    #[test]
+    fn typescript_syntax_error_names_the_ts_line() {
+        let e = compile("bad", "const a: number = 1;\nlet = = 2;\n", TS).unwrap_err();
+        assert_eq!(e.kind, FailureKind::SyntaxError);
+        assert!(e.message.starts_with("SyntaxError: "), "{}", e.message);
+        assert!(e.message.ends_with("(bad.ts:2)"), "{}", e.message);
+        assert!(e.stack.starts_with("bad.ts:2\nlet = = 2;\n"), "{}", e.stack);
+    }
+
+    #[test]
+    fn enums_compile() {
+        let c = compile("e", "enum C { A, B }\nexport default () => C.B;\n", TS)
+            .unwrap()
+            .unwrap();
+        assert!(
+            c.code.contains("C[\"B\"] = 1") || c.code.contains("C[C[\"B\"] = 1]"),
+            "{}",
+            c.code
+        );
+    }
+
+    #[test]
+    fn snippets_wrap_on_line_one_and_drop_wrapper_frames() {
+        let how = How {
+            lang: Lang::JavaScript,
+            mode: Mode::Snippet,
+        };
+        let c = compile("snippet", "console.log(1);\nthrow new Error('x');", how)
+            .unwrap()
+            .unwrap();
+        let stack = "Error: x\n    at snippet.js:2:7\n    at module.exports (snippet.js:1:120)";
+        assert_eq!(c.remap(stack), "Error: x\n    at snippet.js:2:7");
+        let col1 = SNIPPET_PREFIX.len() as u32 + 5;
+        assert_eq!(
+            c.remap(&format!("at snippet.js:1:{col1}")),
+            "at snippet.js:1:5"
+        );
+        let e = compile("snippet", "export const a = 1", how).unwrap_err();
+        assert!(
+            e.message.contains("`export` is not allowed"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn import_meta_is_reported() {
+        let e = compile(
+            "m",
+            "const u = import.meta.url;\nexport default () => u;",
+            How::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, FailureKind::EsmSyntax);
+        assert_eq!(
+            e.message,
+            "import.meta is not supported: functions run as CommonJS (use __filename) (m.js:1)"
+        );
+    }
+
+    #[test]
+    fn top_level_await_in_a_module_is_reported() {
+        let e = compile(
+            "m",
+            "const f = async () => await 1;\nconst x = await f();\nexport default () => x;",
+            How::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, FailureKind::EsmSyntax);
+        assert!(e.message.ends_with("(m.js:2)"), "{}", e.message);
+    }
+
+    #[test]
+    fn validate_allows_snippet_return_and_await() {
+        assert!(validate(Lang::JavaScript, "const x = await 1; return x;").is_empty());
+        assert!(validate(Lang::TypeScript, "const x: number = await 1; return x;").is_empty());
+        let d = validate(Lang::JavaScript, "const a = 1;\nfunction (\n");
+        assert_eq!(d[0].line, 2);
+        let d = validate(Lang::JavaScript, "let a = 1;\nlet a = 2;");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].line, 2, "{d:?}");
+        assert!(!validate(Lang::JavaScript, "const x: number = 1").is_empty());
+    }
+}

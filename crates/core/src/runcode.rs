@@ -1,0 +1,141 @@
+//! `runCode`: the coze-loop code runner. A snippet is a function body (top
+//! level `return` and `await`), compiled by [`crate::compile`] and run as an
+//! ordinary invocation on either backend; its console calls become a
+//! process's stdout and stderr, its return value JSON text.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
+use crate::config::{BackendKind, InvocationOptions, Language};
+use crate::engine::{Engine, ExecuteRequest};
+use crate::error::{Error, Result};
+use crate::sandbox::FailureKind;
+
+/// One `runCode` call.
+#[derive(Debug, Clone)]
+pub struct RunCodeRequest {
+    pub language: Language,
+    pub code: String,
+    pub timeout_ms: Option<u64>,
+    pub backend: Option<BackendKind>,
+}
+
+/// What `runCode` resolves with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCodeResult {
+    pub stdout: String,
+    pub stderr: String,
+    /// The return value as JSON text; empty when the snippet returned nothing.
+    pub ret_val: String,
+    /// 0 when the snippet completed, 1 when it failed (threw, did not
+    /// compile, timed out…).
+    pub exit_code: i32,
+    pub time: f64,
+    pub error: Option<String>,
+    pub kind: Option<FailureKind>,
+}
+
+/// The name snippets run under: stacks read `snippet.ts:3:9`.
+pub const SNIPPET_NAME: &str = "snippet";
+
+impl Engine {
+    pub async fn run_code(self: &Arc<Self>, req: RunCodeRequest) -> Result<RunCodeResult> {
+        if req.language == Language::Python3 {
+            return Err(Error::invalid(
+                "language 'python3' is not supported by runCode yet: use 'javascript' or 'typescript'",
+            ));
+        }
+        let r = self
+            .execute(ExecuteRequest {
+                name: SNIPPET_NAME.into(),
+                code: req.code,
+                hash: String::new(),
+                ctx: "{}".into(),
+                options: InvocationOptions {
+                    timeout_ms: req.timeout_ms,
+                    language: Some(req.language),
+                    backend: req.backend,
+                    snippet: true,
+                    ..Default::default()
+                },
+                cloud: None,
+            })
+            .await?;
+        let (stdout, mut stderr) = split_streams(&r.logs);
+        let ret_val = if r.error.is_none() {
+            ret_val_of(r.data.get())
+        } else {
+            String::new()
+        };
+        if let Some(e) = &r.error {
+            // What a process prints for an uncaught error: its stack.
+            stderr.push_str(r.stack.as_deref().filter(|s| !s.is_empty()).unwrap_or(e));
+            stderr.push('\n');
+        }
+        Ok(RunCodeResult {
+            stdout,
+            stderr,
+            ret_val,
+            exit_code: if r.error.is_some() { 1 } else { 0 },
+            time: r.time,
+            error: r.error,
+            kind: r.kind,
+        })
+    }
+}
+
+/// The snippet's console tags each line `o` (stdout) or `e` (stderr), see
+/// `compile::SNIPPET_PREFIX`; untagged lines come from the sandbox itself
+/// (console.count/time, the truncation notice, a `cloud.invoke`d function).
+fn split_streams(logs: &[String]) -> (String, String) {
+    let (mut out, mut err) = (String::new(), String::new());
+    for line in logs {
+        let (to, text) = if let Some(t) = line.strip_prefix('o') {
+            (&mut out, t)
+        } else if let Some(t) = line.strip_prefix('e') {
+            (&mut err, t)
+        } else if line.starts_with("[TRUNCATED]") || line.starts_with("[ERROR] ") {
+            (&mut err, line.as_str())
+        } else {
+            (&mut out, line.as_str())
+        };
+        to.push_str(text);
+        to.push('\n');
+    }
+    (out, err)
+}
+
+/// The wrapper returns `[value]`, or `[]` for undefined.
+fn ret_val_of(data: &str) -> String {
+    serde_json::from_str::<Vec<&RawValue>>(data)
+        .ok()
+        .and_then(|v| v.first().map(|r| r.get().to_string()))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_split_by_tag_not_by_text() {
+        let logs = vec![
+            "oHello World".to_string(),
+            "o[ERROR] printed by console.log".to_string(),
+            "ebad".to_string(),
+            "a: 1".to_string(),
+        ];
+        let (out, err) = split_streams(&logs);
+        assert_eq!(out, "Hello World\n[ERROR] printed by console.log\na: 1\n");
+        assert_eq!(err, "bad\n");
+    }
+
+    #[test]
+    fn ret_val_distinguishes_undefined_from_null() {
+        assert_eq!(ret_val_of("[42]"), "42");
+        assert_eq!(ret_val_of("[null]"), "null");
+        assert_eq!(ret_val_of("[]"), "");
+        assert_eq!(ret_val_of("[{\"a\":[1]}]"), "{\"a\":[1]}");
+    }
+}
