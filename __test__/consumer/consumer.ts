@@ -13,6 +13,7 @@ import {
   ExecuteResult,
   FindCursor,
   Health,
+  IsolationHealth,
   ObjectId,
   PoolHealth,
   RunCodeOptions,
@@ -93,7 +94,9 @@ async function useEverything(): Promise<void> {
   const h: Health = health()
   const pool: PoolHealth = h.pool
   const services: ServicesHealth = h.services
-  const state: string = `${h.status} ${h.backend} ${pool.workers} ${pool.idle} ${pool.busy} ${pool.queued} ${pool.replaced} ${services.database} ${services.storage}`
+  const isolation: IsolationHealth | undefined = h.isolation ?? undefined
+  const layers: string = isolation ? `${isolation.level} landlock=${isolation.landlock} seccomp=${isolation.seccomp} ${isolation.namespaces.join(',')} rlimits=${isolation.rlimits} uid=${isolation.uid ?? '-'}` : 'not started'
+  const state: string = `${h.status} ${h.backend} ${pool.workers} ${pool.idle} ${pool.blank} ${pool.busy} ${pool.queued} ${pool.replaced} ${pool.tenants} ${pool.maxWorkers} ${services.database} ${services.storage} ${layers}`
   await shutdown()
 
   console.log(target, name, env, time, error, stack, docs, grouped, inserted.insertedId, count, index, bytes, size, url, up, invoked, same, when, header, back, text, errorCode, state)

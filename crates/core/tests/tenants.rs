@@ -207,3 +207,45 @@ async fn one_tenant_gets_at_most_its_share_of_workers() {
     // Another tenant is not held up by A's queue.
     assert!(pid_of(&e, "B").await > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_memory_size_replaces_an_idle_worker_at_the_tenant_cap() {
+    let e = Engine::new(RuntimeConfig {
+        pool_size: 1,
+        max_workers: 8,
+        max_workers_per_tenant: 2,
+        queue_timeout_ms: 5000,
+        ..RuntimeConfig::default()
+    });
+    e.set_default_cloud(Arc::new(Cloud::new(CloudConfig::from_vars(&[]))))
+        .unwrap();
+    // Two idle workers of tenant A at the default memoryMb...
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let e = e.clone();
+            tokio::spawn(async move { pid_of(&e, "A").await })
+        })
+        .collect();
+    for c in calls {
+        c.await.unwrap();
+    }
+    // ... then a call with another memoryMb: it must not wait for a worker
+    // of its size that the tenant cap would never let start.
+    let r = e
+        .execute(ExecuteRequest {
+            name: "pid".into(),
+            code: PID.into(),
+            hash: String::new(),
+            ctx: "{}".into(),
+            options: InvocationOptions {
+                tenant: Some("A".into()),
+                memory_mb: Some(300),
+                ..Default::default()
+            },
+            cloud: None,
+        })
+        .await
+        .expect("execute");
+    assert_eq!(r.error, None);
+    assert!(r.data_value().as_u64().is_some());
+}

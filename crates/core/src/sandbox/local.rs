@@ -379,7 +379,21 @@ impl Inner {
         // making them wait for their caller's tenant could deadlock.
         let bound = st.per_tenant.get(&job.tenant).copied().unwrap_or(0);
         if job.depth == 0 && bound >= self.config.max_workers_per_tenant {
-            return Pick::Wait;
+            // An idle worker of its own with another memoryMb (the same
+            // one was taken above) makes room; else it waits for its own.
+            let other = st
+                .idle
+                .iter()
+                .position(|w| w.tenant.as_ref() == Some(&job.tenant));
+            return match other {
+                Some(i) => {
+                    let mut w = st.idle.remove(i);
+                    w.counted = false;
+                    *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
+                    Pick::Spawn(Some(w))
+                }
+                None => Pick::Wait,
+            };
         }
         let blank = st
             .idle
