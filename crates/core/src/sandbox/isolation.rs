@@ -609,9 +609,16 @@ mod linux {
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }
         let mut status = 0;
-        // SAFETY: waits for the child just forked.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+        loop {
+            // SAFETY: waits for the child just forked.
+            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+            // A signal (the runtime's SIGCHLD handler) can interrupt the
+            // wait: retry, or the child stays a zombie.
+            if r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+        }
     }
 
     /// Which namespaces a worker can get: (unshare flags, whether the
