@@ -117,6 +117,17 @@ struct State {
     clock: u64,
 }
 
+impl State {
+    /// Takes idle worker `i` out to retire it, its slot of the cap passing
+    /// to the process started in its place (Worker::drop must not count it
+    /// as ended).
+    fn retire(&mut self, i: usize) -> Worker {
+        let mut w = self.idle.remove(i);
+        w.counted = false;
+        w
+    }
+}
+
 /// What `acquire` decided under the lock.
 enum Pick {
     Worker(Worker, bool),
@@ -252,9 +263,9 @@ impl LocalPool {
             if !healthy {
                 inner.replaced.fetch_add(1, Ordering::Relaxed);
             }
+            // Its drop notifies waiters, as make_idle does.
             drop(worker);
         }
-        inner.changed.notify_waiters();
         Ok(outcome)
     }
 
@@ -387,8 +398,7 @@ impl Inner {
                 .position(|w| w.tenant.as_ref() == Some(&job.tenant));
             return match other {
                 Some(i) => {
-                    let mut w = st.idle.remove(i);
-                    w.counted = false;
+                    let w = st.retire(i);
                     *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
                     Pick::Spawn(Some(w))
                 }
@@ -420,10 +430,7 @@ impl Inner {
             .map(|(i, _)| i);
         match victim {
             Some(i) => {
-                let mut w = st.idle.remove(i);
-                // The retired process's slot is reused: Worker::drop must
-                // not count it as ended.
-                w.counted = false;
+                let w = st.retire(i);
                 *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
                 Pick::Spawn(Some(w))
             }
@@ -485,8 +492,7 @@ impl Inner {
                         .min_by_key(|(_, w)| w.last_used)
                         .map(|(i, _)| i);
                     let Some(i) = victim else { return };
-                    let mut w = st.idle.remove(i);
-                    w.counted = false;
+                    let w = st.retire(i);
                     Some(w)
                 } else {
                     st.live += 1;
