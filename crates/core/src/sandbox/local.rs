@@ -13,21 +13,20 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 
 use super::isolation::{Isolation, Layers};
 use super::protocol::{self, BadFrame, FrameReader, FromWorker, Reply, Run, ToWorker};
-use super::spawner::{self, Spawner};
+use super::spawner::{self, Process, Spawner};
 use super::{Job, LogBuffer, Outcome, PRELUDE_JS, PROTOCOL_JS, WORKER_JS};
 use crate::config::IsolationConfig;
 use crate::error::{Error, Result};
@@ -174,7 +173,7 @@ impl LocalPool {
                 "--experimental-permission"
             },
             isolation,
-            spawner: Spawner::start(rt.clone())?,
+            spawner: Spawner::start()?,
             rt,
             config,
             base_dir,
@@ -547,8 +546,7 @@ impl Inner {
             .arg(WORKER_MODULE_BUDGET.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
         let mut child = self.spawner.spawn(cmd, prepared).await.map_err(|e| {
             let _ = std::fs::remove_dir_all(&dir);
             Error::Worker(format!(
@@ -556,17 +554,15 @@ impl Inner {
                 self.config.node.display()
             ))
         })?;
-        if let Some(pid) = child.id() {
-            spawner::remember_pid(pid);
-        }
-        let (stdin, stdout, stderr) =
-            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
-                (Some(i), Some(o), Some(e)) => (i, o, e),
-                _ => {
-                    spawner::reap(child);
-                    return Err(Error::Worker("worker pipes unavailable".into()));
-                }
-            };
+        let (stdin, stdout, stderr) = match child.take_stdio() {
+            Ok(p) => p,
+            Err(e) => {
+                // Killed before its folder goes; reaped as it drops.
+                child.start_kill();
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(Error::Worker(format!("worker pipes unavailable: {e}")));
+            }
+        };
         let (tx, mut to_stdin) = mpsc::unbounded_channel::<String>();
         tokio::spawn(async move {
             let mut stdin = stdin;
@@ -610,7 +606,7 @@ impl Inner {
             }
         });
         let mut worker = Worker {
-            child: Some(child),
+            child,
             tx,
             rx,
             tail,
@@ -648,8 +644,8 @@ impl Inner {
 type FrameResult = std::result::Result<FromWorker, BadFrame>;
 
 struct Worker {
-    // None once handed to the reaper.
-    child: Option<Child>,
+    /// Reaped when the worker drops.
+    child: Process,
     tx: mpsc::UnboundedSender<String>,
     rx: mpsc::Receiver<FrameResult>,
     tail: Arc<Mutex<String>>,
@@ -668,9 +664,9 @@ struct Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            spawner::reap(child);
-        }
+        // Killed before its folder goes (so it writes no more there); the
+        // Process field is reaped as it drops.
+        self.child.start_kill();
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some(p) = self.pool.upgrade() {
             p.worker_ended(self.counted, self.tenant.as_ref());
@@ -725,28 +721,17 @@ fn reply_frame(nonce: &str, seq: u64, result: Result<Value>) -> String {
 
 impl Worker {
     fn kill(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.start_kill();
-        }
+        self.child.start_kill();
     }
 
     /// Ends the process and waits for it (shutdown).
     async fn end(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            if let Some(pid) = c.id() {
-                spawner::forget_pid(pid);
-            }
-            let _ = c.kill().await;
-        }
+        self.child.end().await;
     }
 
     /// Idle and alive: it has sent nothing since its last invocation.
     fn is_clean(&mut self) -> bool {
-        let alive = match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        };
-        alive && self.rx.is_empty()
+        self.child.is_running() && self.rx.is_empty()
     }
 
     fn stderr_tail(&self) -> String {
@@ -867,10 +852,9 @@ impl Worker {
 
     /// Explains a worker that went away in the middle of an invocation.
     async fn died(&mut self, logs: LogBuffer) -> Outcome {
-        let status = match self.child.as_mut() {
-            Some(c) => timeout(Duration::from_millis(500), c.wait()).await.ok(),
-            None => None,
-        };
+        let status = timeout(Duration::from_millis(500), self.child.wait())
+            .await
+            .ok();
         // The stderr reader may still be draining the last lines.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let stderr = self.stderr_tail();
@@ -910,17 +894,21 @@ fn exit_signal(_: &std::process::ExitStatus) -> Option<i32> {
 }
 
 async fn node_major_version(node: &Path) -> Result<u32> {
-    let out = Command::new(node)
-        .arg("--version")
-        .env_clear()
-        .output()
-        .await
-        .map_err(|e| {
-            Error::Worker(format!(
-                "cannot run {}: {e} (set RUNTIME_NODE_PATH to a Node.js 20+ binary)",
-                node.display()
-            ))
-        })?;
+    // A blocking std wait, not tokio's: a cancelled tokio `output()` drops
+    // its child to tokio's orphan queue, a zombie once the runtime is gone.
+    let cannot = |e: &dyn std::fmt::Display| {
+        Error::Worker(format!(
+            "cannot run {}: {e} (set RUNTIME_NODE_PATH to a Node.js 20+ binary)",
+            node.display()
+        ))
+    };
+    let path = node.to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(path).arg("--version").env_clear().output()
+    })
+    .await
+    .map_err(|e| cannot(&e))?
+    .map_err(|e| cannot(&e))?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim()
         .trim_start_matches('v')

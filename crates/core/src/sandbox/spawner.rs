@@ -13,14 +13,100 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::sync::Mutex;
-
-use tokio::process::{Child, Command};
+use std::time::Duration;
 
 use super::isolation::Prepared;
 use tokio::sync::oneshot;
 
-type Request = (Command, oneshot::Sender<io::Result<Child>>);
+type Request = (Command, oneshot::Sender<io::Result<Process>>);
+
+/// How often a dying process is polled for its exit.
+const EXIT_POLL: Duration = Duration::from_millis(5);
+
+/// A worker process: a std `Child`, reaped whenever it is dropped (by its
+/// worker, by a start-up that failed, or inside a reply channel whose
+/// receiver went away). Not a tokio `Child`: tokio spawns through the
+/// caller's runtime, and one that is shutting down (a test's, an
+/// embedder's) fails the spawn *after* exec and drops the child unreaped;
+/// its dropped children go to an orphan queue that only a live runtime
+/// drives. Both left zombies.
+pub struct Process(Option<Child>);
+
+/// The async ends of a worker's stdin, stdout and stderr.
+pub type Stdio = (
+    tokio::process::ChildStdin,
+    tokio::process::ChildStdout,
+    tokio::process::ChildStderr,
+);
+
+impl Process {
+    pub fn id(&self) -> Option<u32> {
+        self.0.as_ref().map(|c| c.id())
+    }
+
+    /// The child's pipes, registered with the current runtime (once).
+    pub fn take_stdio(&mut self) -> io::Result<Stdio> {
+        let gone = || io::Error::other("the pipes were taken");
+        let c = self.0.as_mut().ok_or_else(gone)?;
+        let (i, o, e) = (c.stdin.take(), c.stdout.take(), c.stderr.take());
+        let (Some(i), Some(o), Some(e)) = (i, o, e) else {
+            return Err(gone());
+        };
+        Ok((
+            tokio::process::ChildStdin::from_std(i)?,
+            tokio::process::ChildStdout::from_std(o)?,
+            tokio::process::ChildStderr::from_std(e)?,
+        ))
+    }
+
+    pub fn start_kill(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+        }
+    }
+
+    /// Alive: not yet exited.
+    pub fn is_running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Waits for the exit (polling: workers end rarely, and this needs no
+    /// SIGCHLD handler in the embedder's process).
+    pub async fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
+        loop {
+            let c = self
+                .0
+                .as_mut()
+                .ok_or_else(|| io::Error::other("the process was handed to the reaper"))?;
+            if let Some(status) = c.try_wait()? {
+                return Ok(status);
+            }
+            tokio::time::sleep(EXIT_POLL).await;
+        }
+    }
+
+    /// Kills the process and waits for it. Cancelled half-way, the drop
+    /// still reaps it.
+    pub async fn end(&mut self) {
+        if let Some(pid) = self.id() {
+            forget_pid(pid);
+        }
+        self.start_kill();
+        let _ = self.wait().await;
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            reap(c);
+        }
+    }
+}
 
 /// The thread that forks workers.
 pub struct Spawner {
@@ -28,26 +114,26 @@ pub struct Spawner {
 }
 
 impl Spawner {
-    pub fn start(rt: tokio::runtime::Handle) -> io::Result<Self> {
+    pub fn start() -> io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel::<Request>();
         std::thread::Builder::new()
             .name("runtime-spawner".into())
             .spawn(move || {
-                // tokio's process support needs the runtime's reactor.
-                let _guard = rt.enter();
                 while let Ok((mut cmd, reply)) = rx.recv() {
-                    // Nobody waits for it any more (its pool went away):
-                    // end it rather than leave it to tokio's orphan queue.
-                    if let Err(Ok(child)) = reply.send(cmd.spawn()) {
-                        reap(child);
-                    }
+                    let child = cmd.spawn().map(|c| {
+                        remember_pid(c.id());
+                        Process(Some(c))
+                    });
+                    // Unsent (nobody waits any more), the Process drops
+                    // and is reaped.
+                    let _ = reply.send(child);
                 }
             })?;
         Ok(Spawner { tx: Mutex::new(tx) })
     }
 
     /// Starts `cmd` with `isolation` applied between fork and exec.
-    pub async fn spawn(&self, mut cmd: Command, isolation: Prepared) -> io::Result<Child> {
+    pub async fn spawn(&self, mut cmd: Command, isolation: Prepared) -> io::Result<Process> {
         die_with_parent(&mut cmd, isolation);
         let (reply, rx) = oneshot::channel();
         let sent = match self.tx.lock() {
@@ -64,6 +150,7 @@ impl Spawner {
 
 #[cfg(target_os = "linux")]
 fn die_with_parent(cmd: &mut Command, isolation: Prepared) {
+    use std::os::unix::process::CommandExt;
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: runs in the forked child before exec; it calls only
     // async-signal-safe functions (prctl, getppid, _exit, and the raw system
@@ -92,11 +179,9 @@ fn die_with_parent(_cmd: &mut Command, _isolation: Prepared) {}
 /// is done by one reaper thread, not a task of the caller's runtime: a
 /// runtime that shuts down (an embedder's, a test's) drops its tasks, and
 /// the child would stay a zombie.
-pub fn reap(mut child: Child) {
-    let _ = child.start_kill();
-    if let Some(pid) = child.id() {
-        forget_pid(pid);
-    }
+fn reap(mut child: Child) {
+    let _ = child.kill();
+    forget_pid(child.id());
     static REAPER: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<Child>>> =
         std::sync::OnceLock::new();
     let tx = REAPER.get_or_init(|| {
@@ -114,17 +199,17 @@ pub fn reap(mut child: Child) {
 fn reaper(rx: std::sync::mpsc::Receiver<Child>) {
     let mut dying: Vec<Child> = Vec::new();
     loop {
-        // Block while there is nothing to wait for; poll every 5 ms while
-        // killed children may still be exiting.
+        // Block while there is nothing to wait for; poll while killed
+        // children may still be exiting.
         let next = if dying.is_empty() {
             rx.recv().ok()
         } else {
-            rx.recv_timeout(std::time::Duration::from_millis(5)).ok()
+            rx.recv_timeout(EXIT_POLL).ok()
         };
         if let Some(c) = next {
             dying.push(c);
         }
-        // try_wait is a plain non-blocking waitpid: no runtime needed.
+        // try_wait is a plain non-blocking waitpid.
         dying.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
     }
 }
