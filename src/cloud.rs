@@ -16,6 +16,8 @@ use runtime_core::cloud::bson::{doc, Binary, Bson, Document};
 use runtime_core::cloud::call::Op;
 use runtime_core::cloud::call::{check_database_name, Caller, StorageCall};
 use runtime_core::cloud::Cloud as CoreCloud;
+use runtime_core::config::CloudOverrides;
+use runtime_core::engine::InvokeRequest;
 use runtime_core::{CloudConfig, Error as CoreError, Result as CoreResult};
 
 use crate::args::{int, Arg};
@@ -67,50 +69,39 @@ pub struct CloudOptions {
     pub tenant: Option<String>,
 }
 
+impl From<CloudOptions> for CloudOverrides {
+    fn from(o: CloudOptions) -> Self {
+        let s3 = o.s3.unwrap_or(S3Options {
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            bucket: None,
+            force_path_style: None,
+        });
+        CloudOverrides {
+            tenant: o.tenant,
+            mongo_url: o.mongo_url,
+            database: o.database,
+            functions_collection: o.functions_collection,
+            s3_endpoint: s3.endpoint,
+            s3_region: s3.region,
+            s3_access_key_id: s3.access_key_id,
+            s3_secret_access_key: s3.secret_access_key,
+            s3_bucket: s3.bucket,
+            s3_force_path_style: s3.force_path_style,
+            buckets: o.buckets,
+            env: o.env.map(|e| e.into_iter().collect()),
+        }
+    }
+}
+
 fn config_from(options: Option<CloudOptions>) -> CoreResult<CloudConfig> {
-    let mut c = CloudConfig::from_env();
-    let Some(o) = options else { return Ok(c) };
-    if let Some(t) = o.tenant {
-        runtime_core::config::check_tenant("createCloud: tenant", &t)?;
-        c.tenant = Some(t);
+    let c = CloudConfig::from_env();
+    match options {
+        Some(o) => c.with(o.into()),
+        None => Ok(c),
     }
-    if let Some(v) = o.mongo_url {
-        c.mongo_url = Some(v);
-    }
-    if let Some(v) = o.database {
-        c.database = v;
-    }
-    if let Some(v) = o.functions_collection {
-        c.functions_collection = v;
-    }
-    if let Some(s3) = o.s3 {
-        if let Some(v) = s3.endpoint {
-            c.s3.endpoint = Some(v);
-            c.s3.force_path_style = true;
-        }
-        if let Some(v) = s3.region {
-            c.s3.region = v;
-        }
-        if let Some(v) = s3.access_key_id {
-            c.s3.access_key_id = Some(v);
-        }
-        if let Some(v) = s3.secret_access_key {
-            c.s3.secret_access_key = Some(v);
-        }
-        if let Some(v) = s3.bucket {
-            c.s3.bucket = Some(v);
-        }
-        if let Some(v) = s3.force_path_style {
-            c.s3.force_path_style = v;
-        }
-    }
-    if let Some(b) = o.buckets {
-        c.s3.buckets = b;
-    }
-    if let Some(env) = o.env {
-        c.env = env.into_iter().collect();
-    }
-    Ok(c)
 }
 
 /// Creates a Cloud: the SDK for host code, and (passed as `ctx.cloud` to
@@ -192,7 +183,15 @@ impl Cloud {
             env,
             async move {
                 let r = engine
-                    .invoke_function(cloud, &name, data, 1, None, None, None)
+                    .invoke_function(InvokeRequest {
+                        cloud,
+                        name: name.clone(),
+                        data,
+                        depth: 1,
+                        backend: None,
+                        parent_deadline: None,
+                        tenant: None,
+                    })
                     .await?;
                 let value = serde_json::from_str(r.data.get())
                     .map(from_json)

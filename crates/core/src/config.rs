@@ -409,10 +409,65 @@ pub struct CloudConfig {
     pub tenant: Option<String>,
 }
 
+/// Per-Cloud overrides (`createCloud`'s options); `None` keeps the setting
+/// from the environment. Merged by [`CloudConfig::with`].
+#[derive(Debug, Clone, Default)]
+pub struct CloudOverrides {
+    pub tenant: Option<String>,
+    pub mongo_url: Option<String>,
+    pub database: Option<String>,
+    pub functions_collection: Option<String>,
+    /// Also turns path-style URLs on, unless `s3_force_path_style` says otherwise.
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_force_path_style: Option<bool>,
+    pub buckets: Option<Vec<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+}
+
 impl CloudConfig {
     pub fn from_env() -> Self {
         let vars: Vec<(String, String)> = std::env::vars().collect();
         Self::from_vars(&vars)
+    }
+
+    /// These settings with `o` applied. A tenant outside 1 to 128
+    /// characters is `INVALID_ARGUMENT` (database names are checked where
+    /// the Cloud is built).
+    pub fn with(mut self, o: CloudOverrides) -> Result<Self> {
+        if let Some(t) = o.tenant {
+            check_tenant("createCloud: tenant", &t)?;
+            self.tenant = Some(t);
+        }
+        let set = |slot: &mut String, v: Option<String>| {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        };
+        self.mongo_url = o.mongo_url.or(self.mongo_url);
+        set(&mut self.database, o.database);
+        set(&mut self.functions_collection, o.functions_collection);
+        if let Some(e) = o.s3_endpoint {
+            self.s3.endpoint = Some(e);
+            self.s3.force_path_style = true;
+        }
+        set(&mut self.s3.region, o.s3_region);
+        self.s3.access_key_id = o.s3_access_key_id.or(self.s3.access_key_id);
+        self.s3.secret_access_key = o.s3_secret_access_key.or(self.s3.secret_access_key);
+        self.s3.bucket = o.s3_bucket.or(self.s3.bucket);
+        if let Some(v) = o.s3_force_path_style {
+            self.s3.force_path_style = v;
+        }
+        if let Some(b) = o.buckets {
+            self.s3.buckets = b;
+        }
+        if let Some(env) = o.env {
+            self.env = env;
+        }
+        Ok(self)
     }
 
     pub fn from_vars(vars: &[(String, String)]) -> Self {
@@ -470,6 +525,66 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn cloud_overrides_apply_over_the_environment() {
+        let vars = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let base = CloudConfig::from_vars(&vars(&[
+            ("MONGODB_URL", "mongodb://env"),
+            ("S3_BUCKET", "env-bucket"),
+            ("S3_REGION", "eu-west-1"),
+        ]));
+        // Nothing given: the environment's settings.
+        let same = base.clone().with(CloudOverrides::default()).unwrap();
+        assert_eq!(same.mongo_url.as_deref(), Some("mongodb://env"));
+        assert_eq!(same.s3.bucket.as_deref(), Some("env-bucket"));
+        assert!(!same.s3.force_path_style);
+        let c = base
+            .clone()
+            .with(CloudOverrides {
+                tenant: Some("acme".into()),
+                database: Some("acme_db".into()),
+                s3_endpoint: Some("http://127.0.0.1:9000".into()),
+                s3_bucket: Some("acme-files".into()),
+                buckets: Some(vec!["shared".into()]),
+                env: Some([("K".to_string(), "v".to_string())].into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(c.tenant.as_deref(), Some("acme"));
+        assert_eq!(c.database, "acme_db");
+        assert_eq!(c.mongo_url.as_deref(), Some("mongodb://env"));
+        assert_eq!(c.s3.region, "eu-west-1");
+        assert_eq!(c.s3.bucket.as_deref(), Some("acme-files"));
+        assert_eq!(c.s3.buckets, ["shared"]);
+        assert_eq!(c.env.get("K").map(String::as_str), Some("v"));
+        // An endpoint means path-style URLs, unless the options say otherwise.
+        assert!(c.s3.force_path_style);
+        let c = base
+            .clone()
+            .with(CloudOverrides {
+                s3_endpoint: Some("http://127.0.0.1:9000".into()),
+                s3_force_path_style: Some(false),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(!c.s3.force_path_style);
+        let e = base
+            .with(CloudOverrides {
+                tenant: Some(String::new()),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "createCloud: tenant must be a string of 1 to 128 characters without control characters, got \"\""
+        );
     }
 
     #[test]

@@ -43,6 +43,23 @@ pub trait FunctionLoader: Send + Sync {
     fn load(&self, name: String) -> LoadFuture;
 }
 
+/// What `cloud.invoke` runs: the stored function `name` with
+/// `ctx.body = data`, from the host (depth 1) or from inside a function.
+pub struct InvokeRequest {
+    /// Whose function store, database and storage the callee uses.
+    pub cloud: Arc<Cloud>,
+    pub name: String,
+    pub data: Value,
+    /// Levels of nesting: 1 for host code, the caller's + 1 inside a function.
+    pub depth: u32,
+    /// The caller's backend; `None`: the engine's default.
+    pub backend: Option<BackendKind>,
+    /// The caller's deadline, which a nested invoke never waits past.
+    pub parent_deadline: Option<Instant>,
+    /// The caller's tenant; `None`: the tenant of `cloud`.
+    pub tenant: Option<Arc<str>>,
+}
+
 /// One `executeFunction` call.
 pub struct ExecuteRequest {
     pub name: String,
@@ -394,25 +411,23 @@ impl Engine {
             .await
     }
 
-    /// Runs the stored function `name` with `ctx.body = data` (what
-    /// `cloud.invoke` does), at `depth` levels of nesting.
-    // Positional for now; the Cloud SDK rework (issue 11) makes these one struct.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn invoke_function(
-        self: &Arc<Self>,
-        cloud: Arc<Cloud>,
-        name: &str,
-        data: Value,
-        depth: u32,
-        backend: Option<BackendKind>,
-        parent_deadline: Option<Instant>,
-        tenant: Option<Arc<str>>,
-    ) -> Result<ExecuteResult> {
+    /// Runs the stored function `req.name` with `ctx.body = req.data` (what
+    /// `cloud.invoke` does).
+    pub async fn invoke_function(self: &Arc<Self>, req: InvokeRequest) -> Result<ExecuteResult> {
+        let InvokeRequest {
+            cloud,
+            name,
+            data,
+            depth,
+            backend,
+            parent_deadline,
+            tenant,
+        } = req;
         let max = self.config.max_invoke_depth;
         if depth > max {
             return Err(Error::InvokeDepth { max });
         }
-        let f = self.load_function(&cloud, name).await?;
+        let f = self.load_function(&cloud, &name).await?;
         let ctx =
             serde_json::json!({ "body": data, "method": "INVOKE", "path": format!("/{name}") });
         self.execute_at(

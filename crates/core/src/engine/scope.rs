@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::Engine;
+use super::{Engine, InvokeRequest};
 use crate::cloud::call::{Caller, Op};
 use crate::cloud::Cloud;
 use crate::config::BackendKind;
@@ -97,15 +97,15 @@ impl Scope {
             .await
             .map_err(|_| Error::invalid("the invocation has ended"))?;
         let result = engine
-            .invoke_function(
-                self.cloud.clone(),
-                &name,
+            .invoke_function(InvokeRequest {
+                cloud: self.cloud.clone(),
+                name: name.clone(),
                 data,
-                self.depth + 1,
-                Some(self.backend),
-                self.deadline(),
-                Some(self.tenant.clone()),
-            )
+                depth: self.depth + 1,
+                backend: Some(self.backend),
+                parent_deadline: self.deadline(),
+                tenant: Some(self.tenant.clone()),
+            })
             .await?;
         // The callee's data is JSON text; as a reply value it is parsed here
         // (serde_json's depth limit of 128 applies to nested invokes only).

@@ -612,7 +612,7 @@ mod linux {
         loop {
             // SAFETY: waits for the child just forked.
             let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-            // A signal (the runtime's SIGCHLD handler) can interrupt the
+            // A signal (an embedder's SIGCHLD handler, say) can interrupt the
             // wait: retry, or the child stays a zombie.
             if r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
