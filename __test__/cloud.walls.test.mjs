@@ -254,10 +254,12 @@ describe('parity: host code and a function see the same results and errors', () 
   });
 });
 
-// Random values (ObjectId, Date, Buffer, whole and fractional numbers,
-// unicode strings, nested objects and arrays) travel host → function → host
-// unchanged: through the database (the host writes, a function reads and
-// writes a copy, the host reads the copy) and through cloud.invoke.
+// Random values (ObjectId, Date, Buffer, Decimal128, Long, whole and
+// fractional numbers, unicode strings, nested objects and arrays) travel
+// host → function → host unchanged: through the database (the host writes,
+// a function reads and writes a copy, the host reads the copy) and through
+// cloud.invoke. Decimal128 and Long arrive in JavaScript as numbers on both
+// sides (README: "BSON values in JavaScript").
 describe('random values round-trip host → function → host', () => {
   let seed = 11;
   const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
@@ -273,6 +275,9 @@ describe('random values round-trip host → function → host', () => {
     () => new ObjectId(),
     () => new Date(int(4102444800000)),
     () => Buffer.from(Array.from({ length: int(17) }, () => int(256))),
+    // Written by hand in Extended JSON: stored as Decimal128 and Int64.
+    () => ({ $numberDecimal: String((int(2 ** 20) - 2 ** 19) / 4) }),
+    () => ({ $numberLong: String(2 ** 45 + int(1000)) }),
   ])();
   const value = (depth) => {
     const r = rand();
@@ -283,6 +288,8 @@ describe('random values round-trip host → function → host', () => {
   const norm = (v) => {
     if (v === null || typeof v !== 'object') return v;
     if (v._bsontype === 'ObjectId') return { oid: v.toHexString() };
+    if (typeof v.$numberDecimal === 'string') return Number(v.$numberDecimal);
+    if (typeof v.$numberLong === 'string') return Number(v.$numberLong);
     if (v instanceof Date) return { date: v.toISOString() };
     if (Buffer.isBuffer(v)) return { bytes: v.toString('base64') };
     if (Array.isArray(v)) return v.map(norm);
@@ -296,6 +303,17 @@ describe('random values round-trip host → function → host', () => {
     expect(await inFunction('const d = await cloud.database().collection(ctx.body.src).find({}).toArray(); await cloud.database().collection(ctx.body.dst).insertMany(d); return d.length', { src, dst })).toBe(200);
     const back = await cloud.database().collection(dst).find({}).sort({ _id: 1 }).toArray();
     expect(back.map(norm)).toEqual(docs.map(norm));
+  });
+
+  it('Decimal128 and Int64 are stored as such and read as numbers on both sides', async () => {
+    const name = `prop_types_${Date.now()}`;
+    const col = cloud.database().collection(name);
+    await col.insertOne({ _id: 1, d: { $numberDecimal: '12.25' }, l: { $numberLong: '35184372088832' } });
+    const types = await col.aggregate([{ $project: { d: { $type: '$d' }, l: { $type: '$l' } } }]).toArray();
+    expect(types).toEqual([{ _id: 1, d: 'decimal', l: 'long' }]);
+    expect(await col.findOne({ _id: 1 })).toEqual({ _id: 1, d: 12.25, l: 35184372088832 });
+    expect(await inFunction('const x = await cloud.database().collection(ctx.body.name).findOne({ _id: 1 }); return [typeof x.d, x.d, typeof x.l, x.l]', { name }))
+      .toEqual(['number', 12.25, 'number', 35184372088832]);
   });
 
   it('through cloud.invoke, 50 values', async () => {

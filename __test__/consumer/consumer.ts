@@ -70,6 +70,8 @@ async function useEverything(): Promise<void> {
   const docs: any[] = await cursor.toArray()
   const agg: AggregationCursor = users.aggregate([{ $match: {} }])
   const grouped: any[] = await agg.toArray()
+  for await (const doc of users.find({})) docs.push(doc)
+  for await (const doc of users.aggregate([])) grouped.push(doc)
   const inserted = await users.insertOne({ name: 'a' })
   const count: number = await users.countDocuments({})
   const index: string = await users.createIndex({ name: 1 })
