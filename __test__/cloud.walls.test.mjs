@@ -259,7 +259,7 @@ describe('parity: host code and a function see the same results and errors', () 
 // host → function → host unchanged: through the database (the host writes,
 // a function reads and writes a copy, the host reads the copy) and through
 // cloud.invoke. Decimal128 and Long arrive in JavaScript as numbers on both
-// sides (README: "BSON values in JavaScript").
+// sides (README, API: `createCloud`).
 describe('random values round-trip host → function → host', () => {
   let seed = 11;
   const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
