@@ -27,46 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{IsolationConfig, IsolationLevel};
 use crate::error::{Error, Result};
 
-/// What the pool applies to every worker, as detected at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layers {
-    /// The Landlock ABI in force (0: none).
-    pub landlock_abi: i32,
-    pub seccomp: bool,
-    /// Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`.
-    pub namespaces: Vec<&'static str>,
-    pub rlimits: bool,
-    /// The uid workers run as when the host is root.
-    pub uid: Option<u32>,
-    pub level: IsolationLevel,
-}
-
-impl Layers {
-    /// `landlock=7 seccomp namespaces=user,net rlimits uid=65534`.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if self.landlock_abi > 0 {
-            parts.push(format!("landlock={}", self.landlock_abi));
-        }
-        if self.seccomp {
-            parts.push("seccomp".into());
-        }
-        if !self.namespaces.is_empty() {
-            parts.push(format!("namespaces={}", self.namespaces.join(",")));
-        }
-        if self.rlimits {
-            parts.push("rlimits".into());
-        }
-        if let Some(u) = self.uid {
-            parts.push(format!("uid={u}"));
-        }
-        if parts.is_empty() {
-            "none".into()
-        } else {
-            parts.join(" ")
-        }
-    }
-}
+pub use super::layers::Layers;
 
 /// The type `setrlimit` takes its resource as (it differs by libc).
 #[cfg(target_env = "gnu")]

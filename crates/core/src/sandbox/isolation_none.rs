@@ -8,21 +8,7 @@ use std::path::Path;
 use crate::config::{IsolationConfig, IsolationLevel};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layers {
-    pub landlock_abi: i32,
-    pub seccomp: bool,
-    pub namespaces: Vec<&'static str>,
-    pub rlimits: bool,
-    pub uid: Option<u32>,
-    pub level: IsolationLevel,
-}
-
-impl Layers {
-    pub fn describe(&self) -> String {
-        "none".into()
-    }
-}
+pub use super::layers::Layers;
 
 pub struct Isolation {
     pub layers: Layers,

@@ -14,6 +14,7 @@ pub mod isolation;
 #[cfg(not(target_os = "linux"))]
 #[path = "isolation_none.rs"]
 pub mod isolation;
+mod layers;
 pub mod local;
 pub mod outcome;
 pub mod protocol;
