@@ -154,6 +154,18 @@ extern "C" fn on_load() {
     let Some(mode) = std::env::var_os("DIFY_STANDIN_SECCOMP") else {
         return;
     };
+    // The runner dies with the stand-in: a test that ends (its stand-in
+    // killed) while a function spins left the runner spinning for good,
+    // eating the CPU of every later test. The real server's runners are not
+    // ours to outlive a test run either.
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl and getppid with valid arguments; _exit ends the process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() == 1 {
+            libc::_exit(1);
+        }
+    }
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     if let Err(e) = filter::install(mode == "net") {
         eprintln!("dify-standin-seccomp: cannot install the filter: {e}");
