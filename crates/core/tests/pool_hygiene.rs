@@ -438,3 +438,37 @@ async fn numeric_options_are_range_checked() {
         assert!(err.to_string().starts_with(msg), "{err}");
     }
 }
+
+/// An embedder's runtime that shuts down while the pool starts workers (a
+/// test's ending, a server's) leaves no zombie. With tokio's process
+/// spawning, a spawn through a closing runtime failed after exec and
+/// dropped the child unreaped, and children dropped mid-start went to an
+/// orphan queue that only a live runtime drives.
+#[test]
+fn a_runtime_shut_down_while_workers_start_leaves_no_zombie() {
+    let checker = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _serial = checker.block_on(SERIAL.write());
+    for round in 0..20 {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let e = engine(4);
+            // The first call binds a blank worker to the tenant; the pool
+            // starts replacements, and this runtime ends while they start
+            // (0 to 45 ms after the call).
+            assert_eq!(
+                run(&e, "module.exports = () => 1", None).await.data_value(),
+                json!(1)
+            );
+            tokio::time::sleep(Duration::from_millis((round % 10) * 5)).await;
+        });
+        rt.shutdown_background();
+    }
+    checker.block_on(wait_no_zombies());
+}
