@@ -11,11 +11,15 @@ use runtime_core::engine::{Engine, ExecuteRequest, ExecuteResult};
 use runtime_core::{CloudConfig, InvocationOptions, RuntimeConfig};
 
 fn engine(pool: usize, max_workers: usize) -> Arc<Engine> {
-    let e = Engine::new(RuntimeConfig {
+    engine_with(RuntimeConfig {
         pool_size: pool,
         max_workers,
         ..RuntimeConfig::default()
-    });
+    })
+}
+
+fn engine_with(config: RuntimeConfig) -> Arc<Engine> {
+    let e = Engine::new(config);
     e.set_default_cloud(Arc::new(Cloud::new(CloudConfig::from_vars(&[]))))
         .unwrap();
     e
@@ -160,14 +164,12 @@ async fn a_bad_tenant_name_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_tenant_gets_at_most_its_share_of_workers() {
-    let e = Engine::new(RuntimeConfig {
+    let e = engine_with(RuntimeConfig {
         pool_size: 1,
         max_workers: 8,
         max_workers_per_tenant: 2,
         ..RuntimeConfig::default()
     });
-    e.set_default_cloud(Arc::new(Cloud::new(CloudConfig::from_vars(&[]))))
-        .unwrap();
     let slow = "module.exports = () => new Promise(r => setTimeout(() => r(Buffer.constructor.constructor('return process')().pid), 150))";
     let calls: Vec<_> = (0..6)
         .map(|_| {
@@ -210,15 +212,13 @@ async fn one_tenant_gets_at_most_its_share_of_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_memory_size_replaces_an_idle_worker_at_the_tenant_cap() {
-    let e = Engine::new(RuntimeConfig {
+    let e = engine_with(RuntimeConfig {
         pool_size: 1,
         max_workers: 8,
         max_workers_per_tenant: 2,
         queue_timeout_ms: 5000,
         ..RuntimeConfig::default()
     });
-    e.set_default_cloud(Arc::new(Cloud::new(CloudConfig::from_vars(&[]))))
-        .unwrap();
     // Two idle workers of tenant A at the default memoryMb...
     let calls: Vec<_> = (0..2)
         .map(|_| {

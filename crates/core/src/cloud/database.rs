@@ -208,13 +208,7 @@ impl Database {
                 upsert,
                 array_filters,
             } => {
-                let mut q = coll.update_one(filter, update);
-                if let Some(b) = upsert {
-                    q = q.upsert(b);
-                }
-                if let Some(f) = array_filters {
-                    q = q.array_filters(f);
-                }
+                let q = with_update_options(coll.update_one(filter, update), upsert, array_filters);
                 Ok(update_result(q.await.map_err(e)?))
             }
             DbCall::UpdateMany {
@@ -223,13 +217,8 @@ impl Database {
                 upsert,
                 array_filters,
             } => {
-                let mut q = coll.update_many(filter, update);
-                if let Some(b) = upsert {
-                    q = q.upsert(b);
-                }
-                if let Some(f) = array_filters {
-                    q = q.array_filters(f);
-                }
+                let q =
+                    with_update_options(coll.update_many(filter, update), upsert, array_filters);
                 Ok(update_result(q.await.map_err(e)?))
             }
             DbCall::ReplaceOne {
@@ -343,6 +332,21 @@ impl Database {
             }
         }
     }
+}
+
+/// `upsert` and `arrayFilters` of updateOne and updateMany (one action type).
+fn with_update_options(
+    mut q: mongodb::action::Update<'_>,
+    upsert: Option<bool>,
+    array_filters: Option<Vec<Document>>,
+) -> mongodb::action::Update<'_> {
+    if let Some(b) = upsert {
+        q = q.upsert(b);
+    }
+    if let Some(f) = array_filters {
+        q = q.array_filters(f);
+    }
+    q
 }
 
 fn update_result(r: mongodb::results::UpdateResult) -> Bson {
