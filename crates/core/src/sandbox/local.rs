@@ -117,6 +117,23 @@ struct State {
 }
 
 impl State {
+    /// Workers bound to (or being started for) `tenant`.
+    fn workers_of(&self, tenant: &Arc<str>) -> usize {
+        self.per_tenant.get(tenant).copied().unwrap_or(0)
+    }
+
+    fn count_worker_of(&mut self, tenant: &Arc<str>) {
+        *self.per_tenant.entry(tenant.clone()).or_default() += 1;
+    }
+
+    fn uncount_worker_of(&mut self, tenant: &Arc<str>) {
+        if let Some(n) = self.per_tenant.get_mut(tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_tenant.remove(tenant);
+            }
+        }
+    }
     /// Takes idle worker `i` out to retire it, its slot of the cap passing
     /// to the process started in its place (Worker::drop must not count it
     /// as ended).
@@ -387,8 +404,7 @@ impl Inner {
         }
         // Nested invokes are bounded by depth and per-invocation limits;
         // making them wait for their caller's tenant could deadlock.
-        let bound = st.per_tenant.get(&job.tenant).copied().unwrap_or(0);
-        if job.depth == 0 && bound >= self.config.max_workers_per_tenant {
+        if job.depth == 0 && st.workers_of(&job.tenant) >= self.config.max_workers_per_tenant {
             // An idle worker of its own with another memoryMb (the same
             // one was taken above) makes room; else it waits for its own.
             let other = st
@@ -398,7 +414,7 @@ impl Inner {
             return match other {
                 Some(i) => {
                     let w = st.retire(i);
-                    *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
+                    st.count_worker_of(&job.tenant);
                     Pick::Spawn(Some(w))
                 }
                 None => Pick::Wait,
@@ -411,12 +427,12 @@ impl Inner {
         if let Some(i) = blank {
             let mut w = st.idle.remove(i);
             w.tenant = Some(job.tenant.clone());
-            *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
+            st.count_worker_of(&job.tenant);
             return Pick::Worker(w, true);
         }
         if st.live < self.config.max_workers {
             st.live += 1;
-            *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
+            st.count_worker_of(&job.tenant);
             return Pick::Spawn(None);
         }
         // Retire the least recently used idle worker: quiet tenants first,
@@ -430,7 +446,7 @@ impl Inner {
         match victim {
             Some(i) => {
                 let w = st.retire(i);
-                *st.per_tenant.entry(job.tenant.clone()).or_default() += 1;
+                st.count_worker_of(&job.tenant);
                 Pick::Spawn(Some(w))
             }
             None => Pick::Wait,
@@ -454,12 +470,7 @@ impl Inner {
                 st.live = st.live.saturating_sub(1);
             }
             if let Some(t) = tenant {
-                if let Some(n) = st.per_tenant.get_mut(t) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        st.per_tenant.remove(t);
-                    }
-                }
+                st.uncount_worker_of(t);
             }
         }
         self.changed.notify_waiters();
