@@ -28,6 +28,7 @@ use crate::value::{from_json, to_bson, Js};
 
 /// S3 settings; each falls back to the environment.
 #[napi(object)]
+#[derive(Default)]
 pub struct S3Options {
     /// @default S3_ENDPOINT (AWS when unset)
     pub endpoint: Option<String>,
@@ -71,14 +72,7 @@ pub struct CloudOptions {
 
 impl From<CloudOptions> for CloudOverrides {
     fn from(o: CloudOptions) -> Self {
-        let s3 = o.s3.unwrap_or(S3Options {
-            endpoint: None,
-            region: None,
-            access_key_id: None,
-            secret_access_key: None,
-            bucket: None,
-            force_path_style: None,
-        });
+        let s3 = o.s3.unwrap_or_default();
         CloudOverrides {
             tenant: o.tenant,
             mongo_url: o.mongo_url,
