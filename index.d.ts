@@ -361,6 +361,11 @@ export interface IsolationHealth {
   rlimits: boolean
   /** The uid workers run as (a root host only); absent when they keep the host's. */
   uid?: number
+  /**
+   * Whether Node's permission model (`--permission`) is on too: a second fence, not the
+   * one the isolation rests on (RUNTIME_ISOLATION_DISABLE=permission turns it off).
+   */
+  nodePermission: boolean
 }
 
 /**

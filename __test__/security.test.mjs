@@ -1,8 +1,8 @@
 // The sandbox as an attacker sees it: every attack a function author can
 // write without an exploit (fixtures/attacks.mjs) must fail, at every
 // isolation level this machine allows — all layers, and each of Landlock,
-// seccomp and namespaces switched off in turn (the others must still hold).
-// `strict` must refuse to run when a required layer is off.
+// seccomp, namespaces and Node's permission model switched off in turn (the
+// others must still hold).
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
@@ -40,10 +40,15 @@ const levels = [['all layers', '', full]];
 if (iso.landlock > 0) levels.push(['without Landlock', 'landlock']);
 if (iso.seccomp) levels.push(['without seccomp', 'seccomp']);
 if (iso.namespaces.length) levels.push(['without namespaces', 'namespaces']);
+// The kernel alone: Node's permission model is a second fence, not the one
+// the promise rests on.
+levels.push(["without Node's permission model", 'permission']);
 
 const ATTACKS = [
   'process.kill of the host',
   'process.kill of a sibling worker',
+  'a function starts a process',
+  'a function reads a host file',
   '_debugProcess of the host',
   'stdin hook reads another tenant',
   'forged frames',
@@ -78,6 +83,7 @@ describe.each(levels)('attacks fail: %s', (label, disable, preRun) => {
     if (disable === 'landlock') expect(h.landlock).toBe(0);
     if (disable === 'seccomp') expect(h.seccomp).toBe(false);
     if (disable === 'namespaces') expect(h.namespaces).toEqual([]);
+    expect(h.nodePermission).toBe(disable !== 'permission');
   }, 120000);
 
   it('the escape to the real process works (so the attacks test the kernel, not the vm)', async () => {

@@ -304,6 +304,9 @@ pub struct IsolationHealth {
     pub rlimits: bool,
     /// The uid workers run as (a root host only); absent when they keep the host's.
     pub uid: Option<u32>,
+    /// Whether Node's permission model (`--permission`) is on too: a second fence, not the
+    /// one the isolation rests on (RUNTIME_ISOLATION_DISABLE=permission turns it off).
+    pub node_permission: bool,
 }
 
 /// The state of each service of the default Cloud: `up` (its last call worked), `down`
@@ -353,6 +356,7 @@ pub fn health(env: &Env) -> napi::Result<Health> {
             namespaces: l.namespaces.iter().map(|n| n.to_string()).collect(),
             rlimits: l.rlimits,
             uid: l.uid,
+            node_permission: l.node_permission,
         }),
         services: ServicesHealth {
             database: h.database.into(),

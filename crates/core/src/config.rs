@@ -132,7 +132,8 @@ impl IsolationLevel {
 pub struct IsolationConfig {
     pub level: IsolationLevel,
     /// Layers switched off (`RUNTIME_ISOLATION_DISABLE`, for diagnosis and
-    /// tests): `landlock`, `seccomp`, `namespaces`, `rlimits`.
+    /// tests): `landlock`, `seccomp`, `namespaces`, `rlimits`, and
+    /// `permission` (Node's permission model, to show the kernel holds alone).
     pub disable: Vec<String>,
     /// The uid/gid workers run as when the host is root (`RUNTIME_WORKER_UID`/`_GID`).
     pub worker_uid: u32,
@@ -169,10 +170,11 @@ impl IsolationConfig {
         }
         if let Some(v) = get("RUNTIME_ISOLATION_DISABLE") {
             for layer in v.split(',').map(str::trim).filter(|l| !l.is_empty()) {
-                if !["landlock", "seccomp", "namespaces", "rlimits"].contains(&layer) {
+                if !["landlock", "seccomp", "namespaces", "rlimits", "permission"].contains(&layer)
+                {
                     return Err(Error::Config(format!(
                         "RUNTIME_ISOLATION_DISABLE: unknown layer {layer:?} \
-                         (expected landlock, seccomp, namespaces or rlimits)"
+                         (expected landlock, seccomp, namespaces, rlimits or permission)"
                     )));
                 }
                 c.disable.push(layer.to_string());
@@ -653,7 +655,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid configuration: RUNTIME_ISOLATION_DISABLE: unknown layer \"apparmor\" (expected landlock, seccomp, namespaces or rlimits)"
+            "invalid configuration: RUNTIME_ISOLATION_DISABLE: unknown layer \"apparmor\" (expected landlock, seccomp, namespaces, rlimits or permission)"
         );
         let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_MAX_WORKERS", "4")])).unwrap_err();
         assert_eq!(

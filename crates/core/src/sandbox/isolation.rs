@@ -91,6 +91,7 @@ impl Isolation {
             namespaces,
             rlimits,
             uid,
+            node_permission: !disabled("permission"),
             level: config.level,
         };
         if config.level == IsolationLevel::Strict {
@@ -534,7 +535,22 @@ mod linux {
         ] {
             rules.insert(nr, vec![]);
         }
-        // clone with any namespace flag (threads need plain clone).
+        // No new processes: a worker is one process, whatever the code in
+        // it does (threads, which node needs, are clones with CLONE_THREAD;
+        // clone3 falls back to clone, see `clone3` above).
+        #[cfg(target_arch = "x86_64")]
+        for nr in [libc::SYS_fork, libc::SYS_vfork] {
+            rules.insert(nr, vec![]);
+        }
+        // clone without CLONE_THREAD (a process), or with any namespace flag.
+        let thread = libc::CLONE_THREAD as u64;
+        let process = SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Qword,
+            SeccompCmpOp::MaskedEq(thread),
+            0,
+        )
+        .ok()?;
         let ns = [
             libc::CLONE_NEWUSER,
             libc::CLONE_NEWNS,
@@ -544,7 +560,7 @@ mod linux {
             libc::CLONE_NEWUTS,
             libc::CLONE_NEWCGROUP,
         ];
-        let mut clone_rules = Vec::new();
+        let mut clone_rules = vec![SeccompRule::new(vec![process]).ok()?];
         for flag in ns {
             let f = flag as u64;
             let cond =

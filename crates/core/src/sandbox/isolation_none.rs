@@ -32,6 +32,7 @@ impl Isolation {
                 namespaces: Vec::new(),
                 rlimits: false,
                 uid: None,
+                node_permission: !config.disable.iter().any(|d| d == "permission"),
                 level: config.level,
             },
         })

@@ -15,11 +15,14 @@ pub struct Layers {
     pub rlimits: bool,
     /// The uid workers run as when the host is root.
     pub uid: Option<u32>,
+    /// Node's permission model (`--permission`): a fence inside the
+    /// kernel's, not one the promise rests on.
+    pub node_permission: bool,
     pub level: IsolationLevel,
 }
 
 impl Layers {
-    /// `landlock=7 seccomp namespaces=user,net rlimits uid=65534`.
+    /// `landlock=7 seccomp namespaces=user,net rlimits uid=65534 node-permission`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.landlock_abi > 0 {
@@ -36,6 +39,9 @@ impl Layers {
         }
         if let Some(u) = self.uid {
             parts.push(format!("uid={u}"));
+        }
+        if self.node_permission {
+            parts.push("node-permission".into());
         }
         if parts.is_empty() {
             "none".into()

@@ -547,12 +547,14 @@ impl Inner {
         cmd.env_clear()
             .env("TMPDIR", &dir)
             .current_dir(&dir)
-            .arg(format!("--max-old-space-size={memory_mb}"))
-            .arg(self.permission_flag)
-            .arg(format!("--allow-fs-read={}", self.script.display()))
-            .arg(format!("--allow-fs-read={}", dir.display()))
-            .arg(format!("--allow-fs-write={}", dir.display()))
-            .arg("--no-warnings")
+            .arg(format!("--max-old-space-size={memory_mb}"));
+        if self.isolation.layers.node_permission {
+            cmd.arg(self.permission_flag)
+                .arg(format!("--allow-fs-read={}", self.script.display()))
+                .arg(format!("--allow-fs-read={}", dir.display()))
+                .arg(format!("--allow-fs-write={}", dir.display()));
+        }
+        cmd.arg("--no-warnings")
             .arg(&self.script)
             .arg(WORKER_MODULE_BUDGET.to_string())
             .stdin(Stdio::piped())
