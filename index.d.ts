@@ -355,7 +355,7 @@ export interface IsolationHealth {
   landlock: number
   /** Whether the seccomp deny-list is applied. */
   seccomp: boolean
-  /** Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`. */
+  /** Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`, `pid`. */
   namespaces: Array<string>
   /** Whether RLIMIT_DATA/FSIZE/NOFILE/CORE are set. */
   rlimits: boolean

@@ -68,6 +68,10 @@ const ATTACKS = [
 // off, a host unix socket that the workers' uid may write is reachable.
 // The test asserts that gap too, so that closing it updates the README.
 const SECCOMP_ONLY = ['a function connects to a host unix socket'];
+// Only a PID namespace hides the host's pid (no other layer can); where
+// the kernel allows one (root, or user namespaces), every level but
+// "without namespaces" has it.
+const PID_NS_ONLY = ['the host pid is visible'];
 
 describe('isolation layers on this machine', () => {
   it('reports the layers it applies (Landlock and seccomp at least, on a Linux CI host)', () => {
@@ -75,6 +79,11 @@ describe('isolation layers on this machine', () => {
     expect(iso.landlock).toBeGreaterThan(0);
     expect(iso.seccomp).toBe(true);
     expect(iso.rlimits).toBe(true);
+  });
+
+  // A root host can always make mount, network, IPC and PID namespaces.
+  it.runIf(process.getuid?.() === 0)('gives every worker mount, net, ipc and pid namespaces on a root host', () => {
+    expect(iso.namespaces).toEqual(expect.arrayContaining(['mount', 'net', 'ipc', 'pid']));
   });
 });
 
@@ -108,6 +117,13 @@ describe.each(levels)('attacks fail: %s', (label, disable, preRun) => {
     const a = r.attacks[name];
     expect(a, name).toBeDefined();
     expect(a.blocked, `${name}: ${JSON.stringify(a.detail)}`).toBe(disable !== 'seccomp');
+  }, 120000);
+
+  it.each(PID_NS_ONLY)('%s (hidden when the worker has a PID namespace)', async (name) => {
+    const r = await get();
+    const a = r.attacks[name];
+    expect(a, name).toBeDefined();
+    expect(a.blocked, `${name}: ${JSON.stringify(a.detail)}`).toBe(r.health.isolation.namespaces.includes('pid'));
   }, 120000);
 
   it('fetch to an allowed loopback server works', async () => {

@@ -298,7 +298,7 @@ pub struct IsolationHealth {
     pub landlock: u32,
     /// Whether the seccomp deny-list is applied.
     pub seccomp: bool,
-    /// Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`.
+    /// Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`, `pid`.
     pub namespaces: Vec<String>,
     /// Whether RLIMIT_DATA/FSIZE/NOFILE/CORE are set.
     pub rlimits: bool,

@@ -198,8 +198,12 @@ impl Prepared {
     /// Runs in the forked child before exec. Only async-signal-safe calls:
     /// no allocation, no locks. Order matters: limits, namespaces (and the
     /// tmpfs, which needs mount rights), dropping the uid, then Landlock and
-    /// seccomp, which both need `no_new_privs`.
-    pub fn apply(&self) -> io::Result<()> {
+    /// seccomp, which both need `no_new_privs`. With a PID namespace the
+    /// process forks once more (see `become_init`); `Ok(true)` then means
+    /// this is the worker, pid 1 of its namespace, whose parent it cannot
+    /// see.
+    pub fn apply(&self) -> io::Result<bool> {
+        let mut nested = false;
         if let Some(limits) = &self.rlimits {
             for (resource, value) in limits {
                 let lim = libc::rlimit {
@@ -217,6 +221,9 @@ impl Prepared {
                 write_proc(c"/proc/self/setgroups", c"deny")?;
                 write_proc(c"/proc/self/uid_map", uid_map)?;
                 write_proc(c"/proc/self/gid_map", gid_map)?;
+            }
+            if self.ns_flags & libc::CLONE_NEWPID != 0 {
+                nested = become_init()?;
             }
             if self.ns_flags & libc::CLONE_NEWNS != 0 {
                 // A mount namespace made by root copies shared propagation
@@ -267,7 +274,59 @@ impl Prepared {
         if let Some(p) = &self.seccomp {
             p.apply()?;
         }
-        Ok(())
+        Ok(nested)
+    }
+}
+
+/// In a child that has just unshared a PID namespace: forks the worker,
+/// which becomes pid 1 of that namespace (it cannot see the host or any
+/// other process), and stays behind as its keeper. The keeper holds no
+/// descriptor (the worker's pipes reach EOF when the worker ends, and none
+/// of the host's stay open here), dies with the host, and exits as the
+/// worker did, so the host sees the worker's status as its own child's.
+/// Async-signal-safe: raw system calls only. Runs before seccomp, which
+/// refuses new processes.
+fn become_init() -> io::Result<bool> {
+    // SAFETY: getppid has no preconditions.
+    let host = unsafe { libc::getppid() };
+    // SAFETY: fork in a single-threaded child; both sides use raw calls only.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // The worker: it dies with its keeper (set again after the uid
+        // drop, which clears it).
+        // SAFETY: prctl with constant arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        return Ok(true);
+    }
+    // SAFETY: the keeper never returns to the caller: raw calls, then _exit.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != host {
+            // The host died before the prctl.
+            libc::kill(pid, libc::SIGKILL);
+            libc::_exit(1);
+        }
+        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        let mut status = 0;
+        loop {
+            let r = libc::waitpid(pid, &mut status, 0);
+            if r == pid {
+                break;
+            }
+            if r == -1 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(70);
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            libc::signal(sig, libc::SIG_DFL);
+            libc::kill(libc::getpid(), sig);
+            libc::_exit(128 + sig);
+        }
+        libc::_exit(libc::WEXITSTATUS(status));
     }
 }
 
@@ -633,13 +692,35 @@ mod linux {
                     ) == 0
             })
         };
-        if root && works(base) {
-            return (base, false, names(false));
+        let (flags, map_self, mut names) = if root && works(base) {
+            (base, false, names(false))
+        } else if works(base | libc::CLONE_NEWUSER) {
+            (base | libc::CLONE_NEWUSER, true, names(true))
+        } else {
+            return (0, false, Vec::new());
+        };
+        // A PID namespace, where the kernel allows one: the next child is
+        // its pid 1 (see `become_init`).
+        // SAFETY: unshare and fork in the forked, single-threaded child;
+        // the grandchild only reads its pid and _exits.
+        let pid_ns = in_child(|| unsafe {
+            if libc::unshare(flags | libc::CLONE_NEWPID) != 0 {
+                return false;
+            }
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::_exit(if libc::getpid() == 1 { 0 } else { 1 });
+            }
+            let mut status = 0;
+            pid > 0
+                && libc::waitpid(pid, &mut status, 0) == pid
+                && libc::WIFEXITED(status)
+                && libc::WEXITSTATUS(status) == 0
+        });
+        if pid_ns {
+            names.push("pid");
+            return (flags | libc::CLONE_NEWPID, map_self, names);
         }
-        let with_user = base | libc::CLONE_NEWUSER;
-        if works(with_user) {
-            return (with_user, true, names(true));
-        }
-        (0, false, Vec::new())
+        (flags, map_self, names)
     }
 }

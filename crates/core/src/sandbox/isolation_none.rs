@@ -44,7 +44,8 @@ impl Isolation {
 }
 
 impl Prepared {
-    pub fn apply(&self) -> io::Result<()> {
-        Ok(())
+    /// Whether the worker is pid 1 of a new PID namespace: never here.
+    pub fn apply(&self) -> io::Result<bool> {
+        Ok(false)
     }
 }

@@ -10,7 +10,7 @@ pub struct Layers {
     /// The Landlock ABI in force (0: none).
     pub landlock_abi: i32,
     pub seccomp: bool,
-    /// Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`.
+    /// Namespaces each worker gets: some of `user`, `mount`, `net`, `ipc`, `pid`.
     pub namespaces: Vec<&'static str>,
     pub rlimits: bool,
     /// The uid workers run as when the host is root.

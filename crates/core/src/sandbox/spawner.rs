@@ -159,12 +159,14 @@ fn die_with_parent(cmd: &mut Command, isolation: Prepared) {
         cmd.pre_exec(move || {
             // Isolation first: a change of credentials (the uid drop)
             // clears the parent-death signal.
-            isolation.apply()?;
+            let nested = isolation.apply()?;
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            // The host may have died between fork and prctl.
-            if libc::getppid() != parent {
+            // The host may have died between fork and prctl. (In a PID
+            // namespace the parent is the worker's keeper, which watches
+            // the host itself, and getppid() is 0.)
+            if !nested && libc::getppid() != parent {
                 libc::_exit(1);
             }
             Ok(())
