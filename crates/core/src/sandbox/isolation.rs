@@ -309,7 +309,14 @@ fn become_init() -> io::Result<bool> {
             libc::kill(pid, libc::SIGKILL);
             libc::_exit(1);
         }
-        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            // Before Linux 5.9. Above all the write end of the error pipe
+            // std's spawn reads until EOF must go, or the spawn would wait
+            // for the worker's end.
+            for fd in 0..65536 {
+                libc::close(fd);
+            }
+        }
         let mut status = 0;
         loop {
             let r = libc::waitpid(pid, &mut status, 0);
