@@ -48,9 +48,10 @@ mkdir -p "$APP"
 cp -r __test__/consumer/. "$APP/"
 cd "$APP"
 
-# Locked (__test__/consumer/package-lock.json): a registry that lists a new
-# release before it serves it (seen: jest's @babel/types ^7.29.15, an hour
-# after its publication) must not fail the build. `npm install` (not `ci`)
+# Locked (__test__/consumer/package-lock.json): a registry hiccup must not
+# fail the build (seen once: "No matching version found for
+# @babel/types@^7.29.15" for jest's tree, though that version had been out
+# for four days; the same install worked minutes later). `npm install` (not `ci`)
 # installs the locked tree and tolerates optional platform packages the
 # registry does not carry. Refresh the lock by deleting it and running
 # `npm install` in __test__/consumer.
