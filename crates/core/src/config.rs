@@ -155,6 +155,11 @@ impl Default for IsolationConfig {
 }
 
 impl IsolationConfig {
+    /// Whether `RUNTIME_ISOLATION_DISABLE` names `layer`.
+    pub fn disables(&self, layer: &str) -> bool {
+        self.disable.iter().any(|d| d == layer)
+    }
+
     fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut c = IsolationConfig::default();
         if let Some(v) = get("RUNTIME_ISOLATION") {

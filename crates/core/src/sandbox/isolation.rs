@@ -65,7 +65,7 @@ impl Isolation {
     /// Detects the layers this machine allows and checks them against the
     /// configured level. `node` and `script` are what a worker must read.
     pub fn probe(config: &IsolationConfig, node: &Path, script: &Path) -> Result<Self> {
-        let disabled = |layer: &str| config.disable.iter().any(|d| d == layer);
+        let disabled = |layer: &str| config.disables(layer);
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let landlock_abi = if disabled("landlock") {
@@ -278,6 +278,29 @@ impl Prepared {
     }
 }
 
+/// Waits for child `pid` and returns its wait status; `None` if the wait
+/// fails. A signal (an embedder's SIGCHLD handler, say) can interrupt the
+/// wait: it is retried, or the child would stay a zombie. Async-signal-safe.
+fn wait_status(pid: libc::pid_t) -> Option<libc::c_int> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on a child of this process, with a local status.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Some(status);
+        }
+        // SAFETY: errno of this thread, just set by waitpid.
+        if r != -1 || unsafe { *libc::__errno_location() } != libc::EINTR {
+            return None;
+        }
+    }
+}
+
+/// Whether a wait status is a normal exit with code 0.
+fn exited_ok(status: Option<libc::c_int>) -> bool {
+    status.is_some_and(|s| libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == 0)
+}
+
 /// In a child that has just unshared a PID namespace: forks the worker,
 /// which becomes pid 1 of that namespace (it cannot see the host or any
 /// other process), and stays behind as its keeper. The keeper holds no
@@ -317,16 +340,9 @@ fn become_init() -> io::Result<bool> {
                 libc::close(fd);
             }
         }
-        let mut status = 0;
-        loop {
-            let r = libc::waitpid(pid, &mut status, 0);
-            if r == pid {
-                break;
-            }
-            if r == -1 && *libc::__errno_location() != libc::EINTR {
-                libc::_exit(70);
-            }
-        }
+        let Some(status) = wait_status(pid) else {
+            libc::_exit(70);
+        };
         if libc::WIFSIGNALED(status) {
             let sig = libc::WTERMSIG(status);
             libc::signal(sig, libc::SIG_DFL);
@@ -651,17 +667,7 @@ mod linux {
             // SAFETY: leave the child without running atexit hooks.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }
-        let mut status = 0;
-        loop {
-            // SAFETY: waits for the child just forked.
-            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-            // A signal (an embedder's SIGCHLD handler, say) can interrupt the
-            // wait: retry, or the child stays a zombie.
-            if r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-        }
+        super::exited_ok(super::wait_status(pid))
     }
 
     /// Which namespaces a worker can get: (unshare flags, whether the
@@ -718,16 +724,12 @@ mod linux {
             if pid == 0 {
                 libc::_exit(if libc::getpid() == 1 { 0 } else { 1 });
             }
-            let mut status = 0;
-            pid > 0
-                && libc::waitpid(pid, &mut status, 0) == pid
-                && libc::WIFEXITED(status)
-                && libc::WEXITSTATUS(status) == 0
+            pid > 0 && super::exited_ok(super::wait_status(pid))
         });
-        if pid_ns {
-            names.push("pid");
-            return (flags | libc::CLONE_NEWPID, map_self, names);
+        if !pid_ns {
+            return (flags, map_self, names);
         }
-        (flags, map_self, names)
+        names.push("pid");
+        (flags | libc::CLONE_NEWPID, map_self, names)
     }
 }

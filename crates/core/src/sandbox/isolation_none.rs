@@ -32,7 +32,7 @@ impl Isolation {
                 namespaces: Vec::new(),
                 rlimits: false,
                 uid: None,
-                node_permission: !config.disable.iter().any(|d| d == "permission"),
+                node_permission: !config.disables("permission"),
                 level: config.level,
             },
         })
