@@ -1,102 +1,15 @@
 'use strict';
 // The prelude: what every sandbox (a local worker or a Dify Sandbox run)
-// gives user code — a per-invocation `console`, the `cloud` client, `ObjectId`,
-// CommonJS loading with the user's own line numbers, and the result envelope.
-// A driver (worker.js for the local pool, dify.js for Dify) is appended to this
-// file and supplies the transport: how log lines, cloud calls and results
-// travel. Nothing here touches process.stdout or the network by itself.
+// gives user code — a per-invocation `console`, CommonJS loading with the
+// user's own line numbers, and the result envelope; the `cloud` client and
+// `ObjectId` come from sdk.js, which precedes this file (and defines
+// `__util` and `__crypto`). A driver (worker.js for the local pool, dify.js
+// for Dify) is appended and supplies the transport: how log lines, cloud
+// calls and results travel. Nothing here touches process.stdout or the
+// network by itself.
 
 const __vm = require('vm');
-const __util = require('util');
-const __crypto = require('crypto');
 const { isBuiltin: __isBuiltin } = require('module');
-
-// ---------------------------------------------------------------- ObjectId
-
-let __oidCounter = __crypto.randomInt(0xffffff);
-const __oidRandom = __crypto.randomBytes(5);
-
-class ObjectId {
-  constructor(id) {
-    if (id === undefined || id === null) {
-      const b = Buffer.alloc(12);
-      b.writeUInt32BE(Math.floor(Date.now() / 1000), 0);
-      __oidRandom.copy(b, 4);
-      __oidCounter = (__oidCounter + 1) % 0xffffff;
-      b.writeUIntBE(__oidCounter, 9, 3);
-      this.__hex = b.toString('hex');
-    } else if (typeof id === 'string' && /^[0-9a-fA-F]{24}$/.test(id)) {
-      this.__hex = id.toLowerCase();
-    } else if (id && typeof id.toHexString === 'function') {
-      this.__hex = String(id.toHexString()).toLowerCase();
-    } else if (id && typeof id.$oid === 'string') {
-      return new ObjectId(id.$oid);
-    } else {
-      throw new TypeError('ObjectId must be a 24-character hex string, got ' + __util.inspect(id));
-    }
-    Object.defineProperty(this, '__hex', { enumerable: false });
-  }
-  static isValid(id) {
-    try { new ObjectId(id); return id !== undefined && id !== null; } catch { return false; }
-  }
-  static createFromHexString(hex) { return new ObjectId(String(hex)); }
-  get _bsontype() { return 'ObjectId'; }
-  toHexString() { return this.__hex; }
-  toString() { return this.__hex; }
-  toJSON() { return this.__hex; }
-  equals(other) {
-    try { return other != null && new ObjectId(other).__hex === this.__hex; } catch { return false; }
-  }
-  getTimestamp() { return new Date(parseInt(this.__hex.slice(0, 8), 16) * 1000); }
-  [__util.inspect.custom]() { return `new ObjectId('${this.__hex}')`; }
-}
-
-// ------------------------------------------------ Extended JSON on the wire
-
-function __isObjectIdLike(v) {
-  return v instanceof ObjectId || (v && v._bsontype === 'ObjectId' && typeof v.toHexString === 'function');
-}
-
-// Values leaving the sandbox: ObjectId → {$oid}, Date → {$date}, bytes → {$binary}.
-function __toWire(v) {
-  if (v === null || typeof v !== 'object') return v === undefined ? null : v;
-  if (__isObjectIdLike(v)) return { $oid: v.toHexString() };
-  if (v instanceof Date || Object.prototype.toString.call(v) === '[object Date]') {
-    return { $date: new Date(v.getTime()).toISOString() };
-  }
-  if (ArrayBuffer.isView(v)) {
-    const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    return { $binary: { base64: b.toString('base64'), subType: '00' } };
-  }
-  if (Array.isArray(v)) return v.map(__toWire);
-  const out = {};
-  for (const k of Object.keys(v)) {
-    if (v[k] !== undefined) out[k] = __toWire(v[k]);
-  }
-  return out;
-}
-
-// Values entering the sandbox: the reverse.
-function __fromWire(v) {
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map(__fromWire);
-  const keys = Object.keys(v);
-  if (keys.length === 1) {
-    if (typeof v.$oid === 'string') return new ObjectId(v.$oid);
-    if (v.$date !== undefined) {
-      const d = v.$date;
-      if (typeof d === 'string' || typeof d === 'number') return new Date(d);
-      if (d && typeof d.$numberLong === 'string') return new Date(Number(d.$numberLong));
-    }
-    if (v.$binary && typeof v.$binary.base64 === 'string') return Buffer.from(v.$binary.base64, 'base64');
-    if (typeof v.$numberLong === 'string') return Number(v.$numberLong);
-    if (typeof v.$numberDouble === 'string') return Number(v.$numberDouble);
-    if (typeof v.$numberDecimal === 'string') return Number(v.$numberDecimal);
-  }
-  const out = {};
-  for (const k of keys) out[k] = __fromWire(v[k]);
-  return out;
-}
 
 // ------------------------------------------------------------------ console
 
@@ -142,110 +55,6 @@ function __makeConsole(sink, capBytes) {
     group: (...a) => { if (a.length) emit('', a); },
     groupEnd: () => {},
   };
-}
-
-// -------------------------------------------------------------------- cloud
-
-// `call(op, args)` → Promise of the wire result; the driver provides it.
-// `fromWire` is the decoder made inside the invocation's context, so the
-// Dates, arrays and objects user code receives are of its own realm
-// (`doc.at instanceof Date` holds).
-function __makeCloud(call, env, logLine, fromWire) {
-  const rpc = async (op, args) => fromWire(await call(op, __toWire(args)));
-
-  // cloud-ops:begin — every operation name below is checked against
-  // crates/core/src/cloud/call.rs by its test.
-  class Cursor {
-    constructor(collection, filter, options) {
-      this._c = collection;
-      this._q = { collection, filter: filter || {}, options: Object.assign({}, options || {}) };
-    }
-    sort(s) { this._q.options.sort = s; return this; }
-    limit(n) { this._q.options.limit = n; return this; }
-    skip(n) { this._q.options.skip = n; return this; }
-    project(p) { this._q.options.projection = p; return this; }
-    toArray() { return rpc('db.find', this._q); }
-    async *[Symbol.asyncIterator]() { for (const d of await this.toArray()) yield d; }
-  }
-  class AggregationCursor {
-    constructor(collection, pipeline) { this._q = { collection, pipeline: pipeline || [] }; }
-    toArray() { return rpc('db.aggregate', this._q); }
-    async *[Symbol.asyncIterator]() { for (const d of await this.toArray()) yield d; }
-  }
-  const collection = (name) => {
-    if (typeof name !== 'string' || !name) throw new TypeError('collection name must be a non-empty string');
-    const q = (method, rest) => rpc('db.' + method, Object.assign({ collection: name }, rest));
-    return {
-      collectionName: name,
-      find: (filter, options) => new Cursor(name, filter, options),
-      findOne: (filter, options) => q('findOne', { filter: filter || {}, options }),
-      insertOne: (doc) => {
-        if (doc && typeof doc === 'object' && doc._id === undefined) doc._id = new ObjectId();
-        return q('insertOne', { doc });
-      },
-      insertMany: (docs) => {
-        if (Array.isArray(docs)) for (const d of docs) if (d && typeof d === 'object' && d._id === undefined) d._id = new ObjectId();
-        return q('insertMany', { docs });
-      },
-      updateOne: (filter, update, options) => q('updateOne', { filter, update, options }),
-      updateMany: (filter, update, options) => q('updateMany', { filter, update, options }),
-      replaceOne: (filter, replacement, options) => q('replaceOne', { filter, replacement, options }),
-      deleteOne: (filter, options) => q('deleteOne', { filter: filter || {}, options }),
-      deleteMany: (filter, options) => q('deleteMany', { filter: filter || {}, options }),
-      countDocuments: (filter, options) => q('countDocuments', { filter: filter || {}, options }),
-      aggregate: (pipeline) => new AggregationCursor(name, pipeline),
-      distinct: (field, filter) => q('distinct', { field, filter: filter || {} }),
-      findOneAndUpdate: (filter, update, options) => q('findOneAndUpdate', { filter, update, options }),
-      findOneAndDelete: (filter, options) => q('findOneAndDelete', { filter, options }),
-      createIndex: (keys, options) => q('createIndex', { keys, options }),
-    };
-  };
-  const bucket = (name) => {
-    const b = name === undefined || name === null ? {} : { bucket: String(name) };
-    const s = (method, rest) => rpc('storage.' + method, Object.assign({}, b, rest));
-    return {
-      writeFile: (key, data, options) => s('writeFile', {
-        key, data: typeof data === 'string' ? data : data, contentType: options && options.contentType,
-      }).then(() => undefined),
-      readFile: (key) => s('readFile', { key }),
-      deleteFile: (key) => s('deleteFile', { key }).then(() => undefined),
-      listFiles: (prefix) => s('listFiles', { prefix }),
-      getUploadUrl: (key, expiresIn) => s('getUploadUrl', { key, expiresIn }),
-      getDownloadUrl: (key, expiresIn) => s('getDownloadUrl', { key, expiresIn }),
-    };
-  };
-  const invoke = (name, data) => rpc('invoke', { name, data: data === undefined ? null : data });
-  // cloud-ops:end
-  return Object.freeze({
-    database: () => Object.freeze({ collection }),
-    storage: Object.freeze({ bucket }),
-    invoke: async (name, data) => {
-      const r = await invoke(name, data);
-      for (const line of r.logs || []) logLine(`[${name}] ${line}`);
-      if (r.error !== undefined && r.error !== null) {
-        const e = new Error(r.error);
-        if (r.stack) e.stack = r.stack;
-        e.code = e.errorCode = 'INVOKE_FAILED';
-        e.logs = r.logs || [];
-        throw e;
-      }
-      return r.data;
-    },
-    env: Object.freeze(Object.assign({}, env || {})),
-  });
-}
-
-// The rejection a failed `call` produces inside the sandbox: the same fields
-// as on the host (src/error.rs): `errorCode` is the runtime's stable code;
-// `code` is it too, except for MongoDB server errors, where `code` is the
-// server's number (11000) and `codeName` its name, as the Node driver has it.
-function __callError(reply) {
-  const e = new Error(reply.error);
-  if (reply.errorCode !== undefined) { e.errorCode = reply.errorCode; e.code = reply.errorCode; }
-  if (reply.code !== undefined) e.code = reply.code;
-  if (reply.serverCode !== undefined) { e.code = reply.serverCode; e.serverCode = reply.serverCode; }
-  if (reply.codeName !== undefined) e.codeName = reply.codeName;
-  return e;
 }
 
 // -------------------------------------------------------------------- fetch

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # packages only for the platform it was made on.
 npm install --no-audit --no-fund --loglevel=error
 if ! ls simple-ide-runtime.*.node >/dev/null 2>&1 || [ -n "$(find src crates sandbox Cargo.toml build.rs -newer "$(ls simple-ide-runtime.*.node | head -n1)" -type f 2>/dev/null | head -n1)" ]; then
-  npx napi build --platform --release
+  npx napi build --platform --release --js binding.js --dts binding.d.ts
 fi
 bash scripts/services.sh start
 trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT

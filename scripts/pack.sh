@@ -43,7 +43,7 @@ if [ "$prebuilt" = 1 ]; then
   [ -f "$binary" ] || { echo "pack: --prebuilt, but $binary is not here" >&2; exit 1; }
 else
   echo "==> the addon (profile dist: the release build, size-optimised)"
-  npx napi build --platform --profile dist
+  npx napi build --platform --profile dist --js binding.js --dts binding.d.ts
 fi
 
 # The binary as shipped: stripped (Cargo.toml's release profile) and small.
@@ -66,7 +66,7 @@ npm pack --silent --pack-destination dist >/dev/null
 # The main package carries no binary (the platform package does) and the
 # platform package nothing but it.
 main_files=$(tar -tzf dist/simple-ide-runtime-[0-9]*.tgz | sort | tr '\n' ' ')
-expected_main="package/README.md package/index.d.ts package/index.js package/package.json "
+expected_main="package/README.md package/binding.js package/index.d.ts package/index.js package/package.json package/sandbox/sdk.js "
 if [ "$main_files" != "$expected_main" ]; then
   echo "pack: the main tarball holds [$main_files], expected [$expected_main]" >&2
   exit 1

@@ -1,7 +1,7 @@
 // Keeps the npm packages in step: one per `napi.targets` entry under npm/
 // (as `napi create-npm-dirs` lays them out), each at the main package's
 // version, each in the main package's optionalDependencies at exactly that
-// version, and the loader (index.js) expecting that version.
+// version, and the loader (binding.js) expecting that version.
 //
 //   node scripts/package-check.mjs            check; exit 1 naming every mismatch
 //   node scripts/package-check.mjs --write    set them all to package.json's version
@@ -54,18 +54,18 @@ if (!same) {
 
 // The generated loader checks the platform package's version against the one
 // it was generated for; `napi build` writes it, --write keeps it in step too.
-const loader = readFileSync(join(root, 'index.js'), 'utf8')
+const loader = readFileSync(join(root, 'binding.js'), 'utf8')
 const seen = new Set([...loader.matchAll(/bindingPackageVersion !== '([^']+)'/g)].map((m) => m[1]))
 if (seen.size !== 1 || !seen.has(version)) {
   if (write) {
     writeFileSync(
-      join(root, 'index.js'),
+      join(root, 'binding.js'),
       loader
         .replace(/bindingPackageVersion !== '[^']+'/g, `bindingPackageVersion !== '${version}'`)
         .replace(/expected [^ ]+ but got/g, `expected ${version} but got`),
     )
   } else {
-    problems.push(`index.js expects platform package version(s) ${[...seen].join(', ')}, expected ${version} (rebuild, or run with --write)`)
+    problems.push(`binding.js expects platform package version(s) ${[...seen].join(', ')}, expected ${version} (rebuild, or run with --write)`)
   }
 }
 

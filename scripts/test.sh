@@ -14,9 +14,9 @@ npm install --no-audit --no-fund --loglevel=error
 # One build, of what the npm packages ship (Cargo's `dist` profile: fat LTO,
 # size-optimised, under the 15 MB budget): vitest and the consumer test run
 # over the very binary a user installs, and CI pays for one release-grade
-# build instead of two. Benchmarks use `npx napi build --platform --release`.
+# build instead of two. Benchmarks use `npm run build` (the release profile).
 echo "==> the addon (dist profile: the shipped build)"
-npx napi build --platform --profile dist
+npx napi build --platform --profile dist --js binding.js --dts binding.d.ts
 
 # The *.dify suites run against the stand-in (with the real server's node
 # seccomp allow-list, from this library) and then against a real Dify

@@ -8,21 +8,12 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt as _;
-use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, PromiseRaw, ToNapiValue};
+use napi::bindgen_prelude::{JsObjectValue, JsValue, PromiseRaw, ToNapiValue};
 use napi::{Env, Status};
 use runtime_core::Error as CoreError;
 
 /// Builds the JavaScript error for `e` (on the JavaScript thread).
 pub fn js_error(env: &Env, e: &CoreError) -> napi::Error {
-    js_error_with(env, e, |_| Ok(()))
-}
-
-/// As [`js_error`], with more properties set by `extra`.
-pub fn js_error_with(
-    env: &Env,
-    e: &CoreError,
-    extra: impl FnOnce(&mut Object) -> napi::Result<()>,
-) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
         let mut obj = env.create_error(napi::Error::new(Status::GenericFailure, e.to_string()))?;
         obj.set_named_property("errorCode", e.code())?;
@@ -37,7 +28,6 @@ pub fn js_error_with(
             }
             None => obj.set_named_property("code", e.code())?,
         }
-        extra(&mut obj)?;
         Ok(napi::Error::from(obj.to_unknown()))
     };
     build().unwrap_or_else(|fallback| fallback)
@@ -83,13 +73,4 @@ where
             Err(e) => Err(js_error(env, &e)),
         },
     )
-}
-
-/// A Promise already rejected with the coded error (misuse found before any
-/// work started, for exports that otherwise answer with a Promise).
-pub fn reject<V>(env: &Env, e: CoreError) -> napi::Result<PromiseRaw<'_, V>>
-where
-    V: ToNapiValue + Send + 'static,
-{
-    spawn(env, async move { Err::<V, _>(e) }, |_, v| Ok(v))
 }

@@ -92,7 +92,7 @@ impl How {
 
 /// A syntax error with its 1-based line and column (UTF-16 units, as in
 /// JavaScript strings).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
     pub message: String,
     pub line: u32,
@@ -302,6 +302,18 @@ fn diagnostic(src: &str, d: &OxcDiagnostic) -> Diagnostic {
         message: d.message.to_string(),
         line,
         column,
+    }
+}
+
+/// The language `validateCode` reads for a `language` name: `INVALID_ARGUMENT`
+/// for an unknown one and for `python3`, which validates nothing yet.
+pub fn validation_lang(language: &str) -> crate::Result<Lang> {
+    match crate::Language::parse(language)? {
+        crate::Language::Nodejs => Ok(Lang::JavaScript),
+        crate::Language::Typescript => Ok(Lang::TypeScript),
+        crate::Language::Python3 => Err(crate::Error::invalid(
+            "language 'python3' is not supported by validateCode yet: use 'javascript' or 'typescript'",
+        )),
     }
 }
 

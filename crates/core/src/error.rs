@@ -180,6 +180,24 @@ impl Error {
 
 /// An error with its causes, `a: b: c`: the SDKs put the useful part
 /// (connection refused, reset) in the source chain.
+/// A whole number in `min..=max` from a JavaScript number, or
+/// `INVALID_ARGUMENT` naming `what`: -1, 0.5, NaN, Infinity and 2**32+k are
+/// refused, not wrapped.
+pub fn whole_number(what: &str, v: f64, min: u64, max: u64) -> Result<u64> {
+    if v.is_finite() && v.fract() == 0.0 && v >= min as f64 && v <= max as f64 {
+        return Ok(v as u64);
+    }
+    // As JavaScript prints it (`Infinity`, not `inf`).
+    let shown = match v {
+        f64::INFINITY => "Infinity".to_string(),
+        f64::NEG_INFINITY => "-Infinity".to_string(),
+        _ => v.to_string(),
+    };
+    Err(Error::invalid(format!(
+        "{what} must be an integer from {min} to {max}, got {shown}"
+    )))
+}
+
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -194,5 +212,30 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_number;
+
+    #[test]
+    fn whole_numbers_only_in_range() {
+        assert_eq!(whole_number("x", 5.0, 1, 10).ok(), Some(5));
+        for (bad, shown) in [
+            (-1.0, "-1"),
+            (0.0, "0"),
+            (0.5, "0.5"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (4294967396.0, "4294967396"),
+        ] {
+            let e = whole_number("options.timeoutMs", bad, 1, 1000).unwrap_err();
+            assert_eq!(e.code(), "INVALID_ARGUMENT");
+            assert_eq!(
+                e.to_string(),
+                format!("options.timeoutMs must be an integer from 1 to 1000, got {shown}")
+            );
+        }
     }
 }

@@ -21,8 +21,9 @@ pub struct RunCodeRequest {
     pub backend: Option<BackendKind>,
 }
 
-/// What `runCode` resolves with.
-#[derive(Debug, Clone, PartialEq)]
+/// What `runCode` resolves with (serialized as JavaScript sees it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunCodeResult {
     pub stdout: String,
     pub stderr: String,
@@ -32,7 +33,9 @@ pub struct RunCodeResult {
     /// compile, timed out…).
     pub exit_code: i32,
     pub time: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(rename = "errorCode", skip_serializing_if = "Option::is_none")]
     pub kind: Option<FailureKind>,
 }
 

@@ -3,7 +3,7 @@
 //! is decoded here into an [`Op`] (the wire name plus Extended-JSON
 //! arguments, checked field by field), then applied by [`crate::cloud::Cloud::apply`].
 //! Adding a collection method is one variant here, its arm in
-//! `database.rs`, and its line in `sandbox/prelude.js`; the test
+//! `database.rs`, and its line in `sandbox/sdk.js`; the test
 //! `prelude_and_core_name_the_same_operations` fails when the lists differ.
 //!
 //! The walls of a Cloud (see [`Op::check`]) are enforced here too, so no
@@ -972,16 +972,22 @@ mod tests {
         Op::decode(op, args)?.check(&config(), caller)
     }
 
-    /// Every operation `sandbox/prelude.js` sends is one the core decodes,
-    /// and every one the core decodes is sent by the prelude.
+    /// Every operation the JavaScript SDK (`sandbox/sdk.js`, host and
+    /// function alike) sends is one the core decodes, and every one the core
+    /// decodes is sent by the SDK.
     #[test]
-    fn prelude_and_core_name_the_same_operations() {
-        let prelude = include_str!("../../../../sandbox/prelude.js");
+    fn sdk_and_core_name_the_same_operations() {
+        let prelude = include_str!("../../../../sandbox/sdk.js");
         let start = prelude.find("// cloud-ops:begin").expect("marker");
         let end = prelude.find("// cloud-ops:end").expect("marker");
         let block = &prelude[start..end];
         let mut js = Vec::new();
-        for (prefix, call) in [("db.", "q('"), ("storage.", "s('"), ("", "rpc('")] {
+        for (prefix, call) in [
+            ("db.", "q('"),
+            ("storage.", "s('"),
+            ("storage.", "url('"),
+            ("", "rpc('"),
+        ] {
             for part in block.split(call).skip(1) {
                 let name = part.split('\'').next().unwrap_or_default();
                 if !name.ends_with('.') {
@@ -993,7 +999,7 @@ mod tests {
         js.dedup();
         let mut rust = op_names();
         rust.sort();
-        assert_eq!(js, rust, "prelude.js and call.rs list different operations");
+        assert_eq!(js, rust, "sdk.js and call.rs list different operations");
     }
 
     #[test]

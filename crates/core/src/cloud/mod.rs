@@ -137,6 +137,16 @@ impl Cloud {
         }
     }
 
+    /// [`Cloud::presign`] for a wire operation (`storage.getUploadUrl` or
+    /// `storage.getDownloadUrl` with Extended-JSON arguments): host code
+    /// signs without a trip through the async runtime.
+    pub fn presign_call(&self, op: &str, args: Value) -> Result<String> {
+        match Op::decode(op, args)? {
+            Op::Storage { bucket, call } => self.presign(bucket, call),
+            _ => Err(Error::invalid(format!("{op}: not a URL operation"))),
+        }
+    }
+
     /// A presigned URL, synchronously (signing needs no I/O), walls
     /// checked: `call` is `GetUploadUrl` or `GetDownloadUrl`.
     pub fn presign(&self, bucket: Option<String>, call: call::StorageCall) -> Result<String> {

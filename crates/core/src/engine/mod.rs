@@ -110,6 +110,74 @@ pub struct Health {
     pub storage: &'static str,
 }
 
+impl Health {
+    /// As `health()` returns it to JavaScript (index.d.ts `Health`):
+    /// `isolation` and `uid` absent rather than null when there are none.
+    pub fn to_json(&self) -> Value {
+        let p = &self.pool;
+        let mut v = serde_json::json!({
+            "status": self.status,
+            "backend": self.backend,
+            "pool": {
+                "workers": p.total, "idle": p.idle, "busy": p.busy, "queued": p.queued,
+                "replaced": p.replaced, "blank": p.blank, "tenants": p.tenants,
+                "maxWorkers": p.max_workers,
+            },
+            "isolation": p.isolation.as_ref().map(|l| serde_json::json!({
+                "level": l.level.as_str(),
+                "landlock": l.landlock_abi.max(0),
+                "seccomp": l.seccomp,
+                "namespaces": l.namespaces,
+                "rlimits": l.rlimits,
+                "uid": l.uid,
+                "nodePermission": l.node_permission,
+            })),
+            "services": { "database": self.database, "storage": self.storage },
+        });
+        strip_nulls(&mut v);
+        v
+    }
+}
+
+fn strip_nulls(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.retain(|_, x| !x.is_null());
+        m.values_mut().for_each(strip_nulls);
+    }
+}
+
+impl StoredFunction {
+    /// What a host's function loader resolved to for `name`: `{ compiled
+    /// (or code), hash?, name? }`, or `LOADER_FAILED` saying what is wrong.
+    pub fn from_loader(name: &str, v: Value) -> Result<StoredFunction> {
+        let bad = |why: &str| {
+            Error::LoaderFailed(format!(
+                "the function loader's result for {name:?} {why}: it must resolve to {{ name, compiled, hash }} or null"
+            ))
+        };
+        let kind = match &v {
+            Value::Object(_) => "",
+            Value::Null => "is null",
+            Value::Bool(_) => "is a boolean",
+            Value::Number(_) => "is a number",
+            Value::String(_) => "is a string",
+            Value::Array(_) => "is an array",
+        };
+        if !kind.is_empty() {
+            return Err(bad(kind));
+        }
+        let text = |k: &str| v.get(k).and_then(Value::as_str);
+        let code = text("compiled")
+            .or_else(|| text("code"))
+            .ok_or_else(|| bad("has no string `compiled` (or `code`)"))?;
+        Ok(StoredFunction {
+            name: text("name").unwrap_or(name).to_string(),
+            code: code.to_string(),
+            hash: text("hash").unwrap_or("").to_string(),
+        })
+    }
+}
+
 pub struct Engine {
     config: RuntimeConfig,
     cache: ModuleCache,
@@ -447,6 +515,48 @@ impl Engine {
             parent_deadline,
         )
         .await
+    }
+
+    /// Host code's `cloud.*` call (the napi edge's `Cloud.call`): the same
+    /// wire operation and Extended-JSON arguments a function sends, decoded
+    /// into the same typed [`crate::cloud::call::Op`], answered in the same
+    /// shape, so the one JavaScript SDK (`sandbox/sdk.js`) serves both sides.
+    /// `invoke` answers `{ data, logs, error, stack }`, as inside a function.
+    pub async fn host_call(
+        self: &Arc<Self>,
+        cloud: Arc<Cloud>,
+        op: &str,
+        args: Value,
+    ) -> Result<Value> {
+        use crate::cloud::call::{Caller, Op};
+        match Op::decode(op, args)? {
+            Op::Invoke { name, data } => {
+                let r = self
+                    .invoke_function(InvokeRequest {
+                        cloud,
+                        name: name.clone(),
+                        data,
+                        depth: 1,
+                        backend: None,
+                        parent_deadline: None,
+                        tenant: None,
+                    })
+                    .await?;
+                let data: Value = serde_json::from_str(r.data.get()).map_err(|e| {
+                    Error::invalid(format!("invoke('{name}'): its result cannot be read: {e}"))
+                })?;
+                Ok(
+                    serde_json::json!({ "data": data, "logs": r.logs, "error": r.error, "stack": r.stack }),
+                )
+            }
+            Op::Fetch(_) => Err(Error::invalid(
+                "fetch through a Cloud is for functions; host code uses its own fetch",
+            )),
+            op => cloud
+                .apply(op, Caller::Host)
+                .await
+                .map(crate::cloud::bson::Bson::into_relaxed_extjson),
+        }
     }
 
     async fn load_function(&self, cloud: &Cloud, name: &str) -> Result<StoredFunction> {

@@ -30,8 +30,13 @@ use tokio::time::Instant;
 use crate::error::Result;
 pub use outcome::{json_null, json_of, FailureKind, Json, Outcome};
 
-/// What every sandbox gives user code: console, cloud, ObjectId, module loading.
-pub const PRELUDE_JS: &str = include_str!("../../../../sandbox/prelude.js");
+/// What every sandbox gives user code: the Cloud SDK and ObjectId (sdk.js,
+/// which host code loads too), console, module loading (prelude.js).
+pub const PRELUDE_JS: &str = concat!(
+    include_str!("../../../../sandbox/sdk.js"),
+    "\n",
+    include_str!("../../../../sandbox/prelude.js")
+);
 /// The local pool's frames, built and named in one place (appended to the prelude).
 pub const PROTOCOL_JS: &str = include_str!("../../../../sandbox/protocol.js");
 /// The local pool's driver (appended to the prelude and the protocol).
