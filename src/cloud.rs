@@ -106,7 +106,7 @@ impl Cloud {
                 let (engine, args) = prepared?;
                 engine.host_call(cloud, &op, args).await
             },
-            |_, v| Ok(v.to_string()),
+            |_, v| Ok(v),
         )
     }
 

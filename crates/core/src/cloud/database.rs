@@ -129,6 +129,9 @@ impl Database {
         }
     }
 
+    /// Documents per batch of a `find`.
+    const FIND_BATCH: u32 = 10_000;
+
     /// Runs one typed call on `collection`, answering in the Node driver's
     /// result shapes.
     pub async fn apply(&self, collection: &str, call: DbCall) -> Result<Bson> {
@@ -144,6 +147,10 @@ impl Database {
                             .limit(o.limit)
                             .skip(o.skip)
                             .projection(o.projection)
+                            // The caller takes every document (toArray): big
+                            // batches (the server still caps each at 16 MiB)
+                            // save the round trips of the default 101 + rest.
+                            .batch_size(Self::FIND_BATCH)
                             .build(),
                     )
                     .await

@@ -522,12 +522,13 @@ impl Engine {
     /// into the same typed [`crate::cloud::call::Op`], answered in the same
     /// shape, so the one JavaScript SDK (`sandbox/sdk.js`) serves both sides.
     /// `invoke` answers `{ data, logs, error, stack }`, as inside a function.
+    /// The answer is JSON text, written straight from BSON.
     pub async fn host_call(
         self: &Arc<Self>,
         cloud: Arc<Cloud>,
         op: &str,
         args: Value,
-    ) -> Result<Value> {
+    ) -> Result<String> {
         use crate::cloud::call::{Caller, Op};
         match Op::decode(op, args)? {
             Op::Invoke { name, data } => {
@@ -546,16 +547,15 @@ impl Engine {
                     Error::invalid(format!("invoke('{name}'): its result cannot be read: {e}"))
                 })?;
                 Ok(
-                    serde_json::json!({ "data": data, "logs": r.logs, "error": r.error, "stack": r.stack }),
+                    serde_json::json!({ "data": data, "logs": r.logs, "error": r.error, "stack": r.stack }).to_string(),
                 )
             }
             Op::Fetch(_) => Err(Error::invalid(
                 "fetch through a Cloud is for functions; host code uses its own fetch",
             )),
-            op => cloud
-                .apply(op, Caller::Host)
-                .await
-                .map(crate::cloud::bson::Bson::into_relaxed_extjson),
+            op => Ok(crate::cloud::ejson::to_json_text(
+                &cloud.apply(op, Caller::Host).await?,
+            )),
         }
     }
 
