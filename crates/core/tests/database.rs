@@ -289,3 +289,44 @@ async fn loads_functions_from_the_store() {
     let e = db.load_function(&c, "raw").await.err().unwrap();
     assert_eq!(e.to_string(), "function raw has no compiled code");
 }
+
+/// Host code's `find` (raw BSON straight to JSON text) reads the same
+/// documents, in the same order, as the decoded path a function's call takes.
+#[tokio::test]
+async fn find_as_text_matches_the_decoded_path() {
+    use runtime_core::cloud::call::{Caller, Op};
+    use runtime_core::cloud::ejson::to_document;
+    use runtime_core::cloud::Cloud;
+    let cloud = Cloud::new(config(&url()));
+    let c = unique("find_text");
+    let docs: Vec<Value> = (0..150)
+        .map(|i| json!({ "i": i, "s": format!("é\"{i}"), "at": { "$date": { "$numberLong": (1_700_000_000_000i64 + i).to_string() } }, "tags": ["x", { "n": i }] }))
+        .collect();
+    let insert = Op::decode("db.insertMany", json!({ "collection": c, "docs": docs })).unwrap();
+    cloud.apply(insert, Caller::Host).await.unwrap();
+    let find = || {
+        Op::decode("db.find", json!({ "collection": c, "filter": { "i": { "$gte": 10 } }, "options": { "sort": { "i": 1 } } })).unwrap()
+    };
+    let text = cloud.apply_json(find(), Caller::Host).await.unwrap();
+    let decoded = cloud.apply(find(), Caller::Host).await.unwrap();
+    let from_text: Vec<_> = match serde_json::from_str::<Value>(&text).unwrap() {
+        Value::Array(a) => a
+            .into_iter()
+            .map(|d| to_document(d, "doc").unwrap())
+            .collect(),
+        other => panic!("not an array: {other}"),
+    };
+    let runtime_core::cloud::bson::Bson::Array(expected) = decoded else {
+        panic!("not an array")
+    };
+    assert_eq!(from_text.len(), 140);
+    let expected: Vec<_> = expected
+        .into_iter()
+        .map(|b| b.as_document().unwrap().clone())
+        .collect();
+    assert_eq!(from_text, expected);
+    // The walls hold on this path too.
+    let other = Op::decode("db.find", json!({ "collection": "system.users" })).unwrap();
+    let e = cloud.apply_json(other, Caller::Host).await.unwrap_err();
+    assert_eq!(e.code(), "DATABASE_FORBIDDEN");
+}

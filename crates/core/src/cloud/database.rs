@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, FindOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, IndexModel};
@@ -129,8 +129,28 @@ impl Database {
         }
     }
 
-    /// Documents per batch of a `find`.
-    const FIND_BATCH: u32 = 10_000;
+    /// `find` answered as JSON text (host code's path): the documents stay
+    /// raw BSON from the socket to the text, never decoded into `Document`s
+    /// (that decoding was most of the client-side cost of a large read).
+    pub async fn find_json(
+        &self,
+        collection: &str,
+        filter: Document,
+        options: super::call::FindOptions,
+    ) -> Result<String> {
+        let e = |e| self.err(e);
+        let docs: Vec<RawDocumentBuf> = self
+            .db
+            .collection::<RawDocumentBuf>(collection)
+            .find(filter)
+            .with_options(find_options(options))
+            .await
+            .map_err(e)?
+            .try_collect()
+            .await
+            .map_err(e)?;
+        super::ejson::raw_docs_to_json_text(&docs)
+    }
 
     /// Runs one typed call on `collection`, answering in the Node driver's
     /// result shapes.
@@ -138,21 +158,10 @@ impl Database {
         let coll = self.collection(collection);
         let e = |e| self.err(e);
         match call {
-            DbCall::Find { filter, options: o } => {
+            DbCall::Find { filter, options } => {
                 let docs: Vec<Document> = coll
                     .find(filter)
-                    .with_options(
-                        FindOptions::builder()
-                            .sort(o.sort)
-                            .limit(o.limit)
-                            .skip(o.skip)
-                            .projection(o.projection)
-                            // The caller takes every document (toArray): big
-                            // batches (the server still caps each at 16 MiB)
-                            // save the round trips of the default 101 + rest.
-                            .batch_size(Self::FIND_BATCH)
-                            .build(),
-                    )
+                    .with_options(find_options(options))
                     .await
                     .map_err(e)?
                     .try_collect()
@@ -372,6 +381,19 @@ fn deleted(n: u64) -> Bson {
 }
 
 /// The error of one driver call, with the server's code where there is one.
+/// The driver's options of a `find`: every document goes to the caller
+/// (toArray), so batches are big (the server still caps each at 16 MiB)
+/// instead of the default 101 and a getMore for the rest.
+fn find_options(o: super::call::FindOptions) -> FindOptions {
+    FindOptions::builder()
+        .sort(o.sort)
+        .limit(o.limit)
+        .skip(o.skip)
+        .projection(o.projection)
+        .batch_size(10_000)
+        .build()
+}
+
 fn map_error(e: mongodb::error::Error, hosts: &str) -> Error {
     let server = |code: i32, message: String| {
         let message = if message.contains(&code.to_string()) {

@@ -3,7 +3,8 @@
 //! `{"$oid"}`, Date → `{"$date": "<ISO-8601>"}`, bytes → `{"$binary"}`,
 //! numbers as plain JSON numbers. Arguments may be relaxed or canonical.
 
-use mongodb::bson::{Bson, Document};
+use mongodb::bson::raw::Error as RawError;
+use mongodb::bson::{Bson, Document, RawBsonRef, RawDocumentBuf};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -86,7 +87,12 @@ fn write_json(b: &Bson, out: &mut Vec<u8>) {
         Bson::Boolean(x) => out.extend_from_slice(if *x { b"true" } else { b"false" }),
         Bson::Null => out.extend_from_slice(b"null"),
         Bson::ObjectId(id) => {
-            let _ = write!(out, "{{\"$oid\":\"{}\"}}", id.to_hex());
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(br#"{"$oid":""#);
+            for b in id.bytes() {
+                out.extend_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            }
+            out.extend_from_slice(br#""}"#);
         }
         Bson::DateTime(d) => {
             let _ = write!(
@@ -99,6 +105,57 @@ fn write_json(b: &Bson, out: &mut Vec<u8>) {
             let _ = serde_json::to_writer(&mut *out, &other.clone().into_relaxed_extjson());
         }
     }
+}
+
+/// Raw BSON documents (a `find` read straight from the socket) as a JSON
+/// array in the form of [`to_json_text`].
+pub fn raw_docs_to_json_text(docs: &[RawDocumentBuf]) -> Result<String> {
+    let mut out = Vec::with_capacity(docs.iter().map(|d| d.as_bytes().len() + 8).sum());
+    out.push(b'[');
+    for (i, d) in docs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_raw(RawBsonRef::Document(d), &mut out)
+            .map_err(|e| Error::Io(format!("the database sent a malformed document: {e}")))?;
+    }
+    out.push(b']');
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+fn write_raw(v: RawBsonRef<'_>, out: &mut Vec<u8>) -> std::result::Result<(), RawError> {
+    match v {
+        RawBsonRef::Document(d) => {
+            out.push(b'{');
+            for (i, item) in d.iter().enumerate() {
+                let (k, v) = item?;
+                if i > 0 {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.push(b':');
+                write_raw(v, out)?;
+            }
+            out.push(b'}');
+        }
+        RawBsonRef::Array(a) => {
+            out.push(b'[');
+            for (i, v) in a.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_raw(v?, out)?;
+            }
+            out.push(b']');
+        }
+        RawBsonRef::String(s) => {
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+        // Scalars: cheap to lift into `Bson` (no allocation but for bytes).
+        other => write_json(&Bson::try_from(other)?, out),
+    }
+    Ok(())
 }
 
 fn type_name(b: &Bson) -> &'static str {
@@ -162,6 +219,25 @@ mod tests {
         d.remove("nan");
         assert_eq!(back, d);
         assert!(text.contains(r#""at":{"$date":{"$numberLong":"1709210096789"}}"#));
+    }
+
+    /// Raw documents are written exactly as their decoded form is.
+    #[test]
+    fn raw_documents_match_decoded_ones() {
+        let v = json!({
+            "_id": { "$oid": "65f000000000000000000001" },
+            "at": { "$date": "2024-02-29T12:34:56.789Z" },
+            "bytes": { "$binary": { "base64": "AAEC/w==", "subType": "00" } },
+            "dec": { "$numberDecimal": "1.5" }, "big": { "$numberLong": "7" },
+            "n": 3, "x": 1.5, "s": "é\"\n", "a": [null, true, { "k": [[], {}] }]
+        });
+        let d = to_document(v, "doc").unwrap();
+        let raw = RawDocumentBuf::from_document(&d).unwrap();
+        let docs = [raw.clone(), raw];
+        let text = raw_docs_to_json_text(&docs).unwrap();
+        let one = to_json_text(&Bson::Document(d));
+        assert_eq!(text, format!("[{one},{one}]"));
+        assert_eq!(raw_docs_to_json_text(&[]).unwrap(), "[]");
     }
 
     #[test]

@@ -147,6 +147,32 @@ impl Cloud {
         }
     }
 
+    /// [`Cloud::apply`] answered as JSON text (host code's `Cloud.call`):
+    /// a `find` goes from raw BSON to text without decoding its documents.
+    pub async fn apply_json(&self, op: Op, caller: Caller) -> Result<String> {
+        if !matches!(
+            &op,
+            Op::Db {
+                call: call::DbCall::Find { .. },
+                ..
+            }
+        ) {
+            return Ok(ejson::to_json_text(&self.apply(op, caller).await?));
+        }
+        op.check(&self.config, caller)?;
+        let Op::Db {
+            collection,
+            call: call::DbCall::Find { filter, options },
+        } = op
+        else {
+            return Err(Error::invalid("find: not a find operation"));
+        };
+        self.db_breaker.check()?;
+        let db = self.database().await?;
+        let read = db.find_json(&collection, filter, options);
+        self.db_breaker.run(|| db.probe_targets(), read).await
+    }
+
     /// A presigned URL, synchronously (signing needs no I/O), walls
     /// checked: `call` is `GetUploadUrl` or `GetDownloadUrl`.
     pub fn presign(&self, bucket: Option<String>, call: call::StorageCall) -> Result<String> {

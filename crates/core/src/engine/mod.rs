@@ -553,9 +553,7 @@ impl Engine {
             Op::Fetch(_) => Err(Error::invalid(
                 "fetch through a Cloud is for functions; host code uses its own fetch",
             )),
-            op => Ok(crate::cloud::ejson::to_json_text(
-                &cloud.apply(op, Caller::Host).await?,
-            )),
+            op => cloud.apply_json(op, Caller::Host).await,
         }
     }
 
