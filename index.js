@@ -36,7 +36,7 @@ function hostCall(native) {
 /** The Cloud SDK for host code; made by `createCloud()`. */
 class Cloud {
   constructor(native) {
-    if (!(native instanceof binding.Cloud)) throw new TypeError('a Cloud is made by createCloud()')
+    if (!(native instanceof binding.Cloud)) throw sdk.invalid('a Cloud is made by createCloud(), not new Cloud()')
     const api = sdk.makeCloud(hostCall(native), native.env, () => {}, sdk.fromWire)
     Object.defineProperty(this, NATIVE, { value: { native, api } })
   }

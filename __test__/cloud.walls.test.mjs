@@ -67,6 +67,23 @@ describe('inputs that crashed the host', () => {
   });
 });
 
+describe('values JSON cannot carry', () => {
+  it('a circular document, a BigInt, an invalid Date: INVALID_ARGUMENT with the same message on both sides', async () => {
+    const cases = [
+      ['(() => { const a = {}; a.self = a; return a })()', 'a cloud call argument is nested more than 100 levels deep (or is circular)'],
+      ['{ n: 10n }', "a cloud call argument holds the BigInt 10, which JSON cannot carry: use a number, or { $numberLong: '10' }"],
+      ['{ at: new Date("not a date") }', 'a cloud call argument holds an invalid Date'],
+    ];
+    const c = cloud.database().collection('json_limits');
+    for (const [expr, message] of cases) {
+      const doc = new Function(`return ${expr}`)();
+      expect(fields(await errorOf(c.insertOne(doc)))).toEqual(['INVALID_ARGUMENT', message]);
+      expect(await inFunctionError(`cloud.database().collection('json_limits').insertOne(${expr})`)).toEqual(['INVALID_ARGUMENT', message]);
+    }
+    expect(await c.countDocuments({})).toBe(0);
+  });
+});
+
 describe('the walls of a Cloud', () => {
   it('only the configured bucket, and those listed in buckets, open', async () => {
     const other = 'STORAGE_BUCKET_NOT_ALLOWED';

@@ -172,6 +172,9 @@ describe('arguments are checked, never wrapped', () => {
       () => createCloud({ s3: { bucket: 'b' } }).storage.bucket().writeFile('k', 5),
       () => createCloud({ s3: { bucket: 'b' } }).storage.bucket().getDownloadUrl('k', '60'),
     ];
+    // A Cloud comes from createCloud() only.
+    const e = (() => { try { new rt.Cloud({}); } catch (err) { return err; } })();
+    expect([e.code, e.message]).toEqual(['INVALID_ARGUMENT', 'a Cloud is made by createCloud(), not new Cloud()']);
     for (const f of cases) {
       const e = await errorOf(async () => f());
       expect(e.code, f.toString()).toBe('INVALID_ARGUMENT');

@@ -60,21 +60,34 @@ function __isObjectIdLike(v) {
   return v instanceof ObjectId || (v && v._bsontype === 'ObjectId' && typeof v.toHexString === 'function');
 }
 
-// Values leaving the sandbox: ObjectId → {$oid}, Date → {$date}, bytes → {$binary}.
-function __toWire(v) {
+// Values leaving the sandbox: ObjectId → {$oid}, Date → {$date}, bytes →
+// {$binary}. What JSON cannot carry is INVALID_ARGUMENT here, the same on
+// both sides: a BigInt, an invalid Date, nesting deeper than MongoDB's 100
+// levels (a circular value included).
+function __toWire(v, depth = 0) {
+  if (typeof v === 'bigint') {
+    throw __invalid(`a cloud call argument holds the BigInt ${v}, which JSON cannot carry: use a number, or { $numberLong: '${v}' }`);
+  }
   if (v === null || typeof v !== 'object') return v === undefined ? null : v;
+  if (depth > 100) throw __invalid('a cloud call argument is nested more than 100 levels deep (or is circular)');
   if (__isObjectIdLike(v)) return { $oid: v.toHexString() };
   if (v instanceof Date || Object.prototype.toString.call(v) === '[object Date]') {
-    return { $date: new Date(v.getTime()).toISOString() };
+    const t = v.getTime();
+    if (Number.isNaN(t)) throw __invalid('a cloud call argument holds an invalid Date');
+    return { $date: new Date(t).toISOString() };
   }
   if (ArrayBuffer.isView(v)) {
     const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     return { $binary: { base64: b.toString('base64'), subType: '00' } };
   }
-  if (Array.isArray(v)) return v.map(__toWire);
+  if (Array.isArray(v)) return v.map((x) => __toWire(x, depth + 1));
   const out = {};
   for (const k of Object.keys(v)) {
-    if (v[k] !== undefined) out[k] = __toWire(v[k]);
+    if (v[k] === undefined) continue;
+    const x = __toWire(v[k], depth + 1);
+    // An own `__proto__` key is data, not the prototype.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: x, writable: true, enumerable: true, configurable: true });
+    else out[k] = x;
   }
   return out;
 }
