@@ -84,7 +84,10 @@ export declare class Cloud {
 
 /**
  * A collection with the MongoDB Node driver's method names, arguments and
- * result shapes.
+ * result shapes. Arguments cross to the runtime as Extended JSON (ObjectId,
+ * Date and Buffer kept); a value JSON cannot carry (a BigInt, an invalid
+ * Date, nesting deeper than 100 levels or a cycle) rejects with
+ * `INVALID_ARGUMENT`, on the host and in a function alike.
  */
 export interface Collection {
   readonly collectionName: string
