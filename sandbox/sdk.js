@@ -133,10 +133,6 @@ function __fromWire(v) {
 
 // -------------------------------------------------------------------- cloud
 
-// `call(op, args)` → Promise of the wire result; the driver provides it.
-// `fromWire` is the decoder made inside the invocation's context, so the
-// Dates, arrays and objects user code receives are of its own realm
-// (`doc.at instanceof Date` holds).
 // Misuse is INVALID_ARGUMENT on both sides, with the same message.
 function __invalid(message) {
   const e = new Error(message);
@@ -155,6 +151,10 @@ function __expires(v) {
   return v;
 }
 
+// `call(op, args)` → Promise of the wire result; the driver provides it.
+// `fromWire` is the decoder made inside the invocation's context, so the
+// Dates, arrays and objects user code receives are of its own realm
+// (`doc.at instanceof Date` holds).
 function __makeCloud(call, env, logLine, fromWire) {
   const rpc = async (op, args) => fromWire(await call(op, __toWire(args)));
 

@@ -138,18 +138,32 @@ impl Database {
         filter: Document,
         options: super::call::FindOptions,
     ) -> Result<String> {
+        let docs = self
+            .find::<RawDocumentBuf>(collection, filter, options)
+            .await?;
+        super::ejson::raw_docs_to_json_text(&docs)
+    }
+
+    /// Every document a `find` selects, as `T` (`Document`, or raw BSON).
+    async fn find<T>(
+        &self,
+        collection: &str,
+        filter: Document,
+        options: super::call::FindOptions,
+    ) -> Result<Vec<T>>
+    where
+        T: serde::de::DeserializeOwned + Send + Sync,
+    {
         let e = |e| self.err(e);
-        let docs: Vec<RawDocumentBuf> = self
-            .db
-            .collection::<RawDocumentBuf>(collection)
+        self.db
+            .collection::<T>(collection)
             .find(filter)
             .with_options(find_options(options))
             .await
             .map_err(e)?
             .try_collect()
             .await
-            .map_err(e)?;
-        super::ejson::raw_docs_to_json_text(&docs)
+            .map_err(e)
     }
 
     /// Runs one typed call on `collection`, answering in the Node driver's
@@ -159,14 +173,7 @@ impl Database {
         let e = |e| self.err(e);
         match call {
             DbCall::Find { filter, options } => {
-                let docs: Vec<Document> = coll
-                    .find(filter)
-                    .with_options(find_options(options))
-                    .await
-                    .map_err(e)?
-                    .try_collect()
-                    .await
-                    .map_err(e)?;
+                let docs = self.find::<Document>(collection, filter, options).await?;
                 Ok(Bson::Array(docs.into_iter().map(Bson::Document).collect()))
             }
             DbCall::FindOne { filter, options: o } => {

@@ -113,14 +113,12 @@ impl Cloud {
     /// and the napi edge serve it.
     pub async fn apply(&self, op: Op, caller: Caller) -> Result<bson::Bson> {
         op.check(&self.config, caller)?;
+        self.apply_checked(op).await
+    }
+
+    async fn apply_checked(&self, op: Op) -> Result<bson::Bson> {
         match op {
-            Op::Db { collection, call } => {
-                self.db_breaker.check()?;
-                let db = self.database().await?;
-                self.db_breaker
-                    .run(|| db.probe_targets(), db.apply(&collection, call))
-                    .await
-            }
+            Op::Db { collection, call } => self.on_database(|db| db.apply(&collection, call)).await,
             Op::Storage { bucket, call } => {
                 self.storage_breaker.check()?;
                 let storage = self.storage()?;
@@ -137,6 +135,19 @@ impl Cloud {
         }
     }
 
+    /// Runs `read` on the database behind its breaker.
+    async fn on_database<'s, T, F>(
+        &'s self,
+        read: impl FnOnce(&'s database::Database) -> F,
+    ) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        self.db_breaker.check()?;
+        let db = self.database().await?;
+        self.db_breaker.run(|| db.probe_targets(), read(db)).await
+    }
+
     /// [`Cloud::presign`] for a wire operation (`storage.getUploadUrl` or
     /// `storage.getDownloadUrl` with Extended-JSON arguments): host code
     /// signs without a trip through the async runtime.
@@ -150,27 +161,17 @@ impl Cloud {
     /// [`Cloud::apply`] answered as JSON text (host code's `Cloud.call`):
     /// a `find` goes from raw BSON to text without decoding its documents.
     pub async fn apply_json(&self, op: Op, caller: Caller) -> Result<String> {
-        if !matches!(
-            &op,
-            Op::Db {
-                call: call::DbCall::Find { .. },
-                ..
-            }
-        ) {
-            return Ok(ejson::to_json_text(&self.apply(op, caller).await?));
-        }
         op.check(&self.config, caller)?;
-        let Op::Db {
-            collection,
-            call: call::DbCall::Find { filter, options },
-        } = op
-        else {
-            return Err(Error::invalid("find: not a find operation"));
-        };
-        self.db_breaker.check()?;
-        let db = self.database().await?;
-        let read = db.find_json(&collection, filter, options);
-        self.db_breaker.run(|| db.probe_targets(), read).await
+        match op {
+            Op::Db {
+                collection,
+                call: call::DbCall::Find { filter, options },
+            } => {
+                self.on_database(|db| db.find_json(&collection, filter, options))
+                    .await
+            }
+            op => Ok(ejson::to_json_text(&self.apply_checked(op).await?)),
+        }
     }
 
     /// A presigned URL, synchronously (signing needs no I/O), walls

@@ -91,6 +91,23 @@ pub struct ExecuteResult {
 }
 
 impl ExecuteResult {
+    /// What a `cloud.invoke` caller receives, inside a function and in host
+    /// code alike: `{ data, logs, error, stack }`. The callee's data is
+    /// parsed here (serde_json's depth limit of 128 applies to invokes only).
+    pub fn into_invoke_reply(self, name: &str) -> Result<Value> {
+        let data: Value = serde_json::from_str(self.data.get()).map_err(|e| {
+            Error::invalid(format!(
+                "cloud.invoke('{name}'): its result cannot be passed back: {e}"
+            ))
+        })?;
+        Ok(serde_json::json!({
+            "data": data,
+            "logs": self.logs,
+            "error": self.error,
+            "stack": self.stack,
+        }))
+    }
+
     /// `data` as a value (serde_json's depth limit of 128 applies).
     pub fn data_value(&self) -> Value {
         serde_json::from_str(self.data.get()).unwrap_or(Value::Null)
@@ -543,12 +560,7 @@ impl Engine {
                         tenant: None,
                     })
                     .await?;
-                let data: Value = serde_json::from_str(r.data.get()).map_err(|e| {
-                    Error::invalid(format!("invoke('{name}'): its result cannot be read: {e}"))
-                })?;
-                Ok(
-                    serde_json::json!({ "data": data, "logs": r.logs, "error": r.error, "stack": r.stack }).to_string(),
-                )
+                Ok(r.into_invoke_reply(&name)?.to_string())
             }
             Op::Fetch(_) => Err(Error::invalid(
                 "fetch through a Cloud is for functions; host code uses its own fetch",

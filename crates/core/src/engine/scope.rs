@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -107,19 +107,7 @@ impl Scope {
                 tenant: Some(self.tenant.clone()),
             })
             .await?;
-        // The callee's data is JSON text; as a reply value it is parsed here
-        // (serde_json's depth limit of 128 applies to nested invokes only).
-        let data: Value = serde_json::from_str(result.data.get()).map_err(|e| {
-            Error::invalid(format!(
-                "cloud.invoke('{name}'): its result cannot be passed back: {e}"
-            ))
-        })?;
-        Ok(json!({
-            "data": data,
-            "logs": result.logs,
-            "error": result.error,
-            "stack": result.stack,
-        }))
+        result.into_invoke_reply(&name)
     }
 }
 
