@@ -269,21 +269,25 @@ function __describeThrown(err, ownFile) {
 // context gets them lazily, as Node's own global does, and a driver may
 // replace them (dify.js replaces fetch).
 const __LAZY_WEB = ['fetch', 'Headers', 'Request', 'Response', 'FormData', 'Blob'];
+// Descriptors made once: defining six accessors with fresh closures cost
+// ~7 µs of every context. The getter settles the value on its receiver,
+// the context's global.
+const __LAZY_WEB_DESCRIPTORS = Object.fromEntries(__LAZY_WEB.map((name) => {
+  function settle(value) { Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: true }); }
+  return [name, {
+    get() { const v = globalThis[name]; settle.call(this, v); return v; },
+    set: settle,
+    configurable: true,
+    enumerable: true,
+  }];
+}));
 function __baseGlobals() {
   const g = {
     Buffer, URL, URLSearchParams, TextEncoder, TextDecoder, AbortController, AbortSignal,
     structuredClone, atob, btoa, queueMicrotask, performance,
     crypto: globalThis.crypto, ObjectId, require: __sandboxRequire,
   };
-  for (const name of __LAZY_WEB) {
-    const settle = (value) => Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: true });
-    Object.defineProperty(g, name, {
-      get() { const v = globalThis[name]; settle(v); return v; },
-      set: settle,
-      configurable: true,
-      enumerable: true,
-    });
-  }
+  Object.defineProperties(g, __LAZY_WEB_DESCRIPTORS);
   return g;
 }
 
