@@ -124,7 +124,9 @@ function __fromWire(v) {
     if (x === null || typeof x !== 'object') continue;
     const y = __fromWire(x);
     if (y === x) continue;
-    // An own `__proto__` key (JSON.parse makes one) is data, not the prototype.
+    // An own `__proto__` key (JSON.parse makes one) is data, not the
+    // prototype. (As in __toWire; inlined, since this function is compiled
+    // again inside each context and can call nothing of this file.)
     if (k === '__proto__') Object.defineProperty(v, k, { value: y, writable: true, enumerable: true, configurable: true });
     else v[k] = y;
   }
@@ -160,7 +162,6 @@ class __Cursor {
   #rpc;
   constructor(rpc, collection, filter, options) {
     this.#rpc = rpc;
-    this._c = collection;
     this._q = { collection, filter: filter || {}, options: Object.assign({}, options || {}) };
   }
   sort(s) { this._q.options.sort = s; return this; }
