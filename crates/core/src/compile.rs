@@ -31,6 +31,8 @@ use oxc::transformer::{TransformOptions, Transformer};
 
 use crate::sandbox::FailureKind;
 
+mod arena;
+
 /// The source language of user code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
@@ -320,24 +322,7 @@ pub fn validation_lang(language: &str) -> crate::Result<Lang> {
 /// The syntax errors of `code` as a snippet (a function body: top-level
 /// `return` and `await` allowed; `import`/`export` too), without running it.
 pub fn validate(lang: Lang, code: &str) -> Vec<Diagnostic> {
-    with_allocator(|allocator| validate_in(allocator, lang, code))
-}
-
-thread_local! {
-    // One arena per thread, reset between uses: a fresh one page-faults its
-    // way up to the AST's size on every call.
-    static ARENA: std::cell::RefCell<Allocator> = std::cell::RefCell::new(Allocator::default());
-}
-
-fn with_allocator<T>(f: impl FnOnce(&Allocator) -> T) -> T {
-    ARENA.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut a) => {
-            a.reset();
-            f(&a)
-        }
-        // Re-entered (never expected): a fresh arena.
-        Err(_) => f(&Allocator::default()),
-    })
+    arena::with_arena(code.len(), |allocator| validate_in(allocator, lang, code))
 }
 
 fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic> {
@@ -386,7 +371,9 @@ fn syntax_error(file: &str, src: &str, d: &Diagnostic, kind: FailureKind) -> Com
 /// the code as it is (CommonJS, or JavaScript that oxc cannot parse, which
 /// V8 then reports with its own message).
 pub fn compile(name: &str, code: &str, how: How) -> Result<Option<Compiled>, CompileError> {
-    with_allocator(|allocator| compile_in(allocator, name, code, how))
+    arena::with_arena(code.len(), |allocator| {
+        compile_in(allocator, name, code, how)
+    })
 }
 
 fn compile_in(
