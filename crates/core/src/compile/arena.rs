@@ -9,7 +9,11 @@
 //! the child at all, so the parent's pages stay writable. The region is
 //! reserved once (`MAP_NORESERVE`: only the pages a parse touches are ever
 //! backed) and never grows, so code above [`FIXED_MAX_CODE`] parses in an
-//! ordinary growable arena instead.
+//! ordinary growable arena instead. Where the mapping cannot be made (a
+//! strict overcommit policy, a small RLIMIT_AS, not Linux) every parse uses
+//! the growable arena. A child forked without `exec` does not have the
+//! region; Node never runs JavaScript in one, and our own spawner's child
+//! does not parse.
 
 use std::cell::RefCell;
 
