@@ -4,6 +4,7 @@
 // seccomp, namespaces and Node's permission model switched off in turn (the
 // others must still hold).
 import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 
@@ -158,5 +159,57 @@ describe('RUNTIME_ISOLATION=strict', () => {
       executeFunction('f', 'module.exports = () => 1', '', {}).then(() => {}, (e) => console.log(e.message));
     `], { env: { ...process.env, RUNTIME_ISOLATION: 'paranoid' }, encoding: 'utf8' });
     expect(bad.stdout).toContain(`RUNTIME_ISOLATION="paranoid": expected 'auto' or 'strict'`);
+  });
+});
+
+// oxc (the TypeScript/ES-module compiler and validateCode) recurses once per
+// level of nesting on the native stack, with no limit of its own. Before
+// compile/stack.rs, each call below killed this very process with SIGSEGV:
+// a function author could stop the host by nesting 3 000 brackets.
+describe('deeply nested code cannot take the host down', () => {
+  const { executeFunction, validateCode, runCode } = createRequire(import.meta.url)(INDEX);
+  const nested = (n) => '['.repeat(n) + ']'.repeat(n);
+  // Either V8 in the worker runs it or it reports its own stack limit; what
+  // matters is that the host answers.
+  const ranOrV8Limit = (r) => {
+    if (r.errorCode) {
+      expect(r.errorCode).toBe('SYNTAX_ERROR');
+      expect(r.error).toMatch(/Maximum call stack size exceeded/);
+    } else {
+      expect(r.data).toBe(1);
+    }
+  };
+
+  it('validateCode reads nesting within the limit like any other code', () => {
+    expect(validateCode('js', 'x = ' + nested(10000))).toEqual({ valid: true, errors: [] });
+    expect(validateCode('ts', '['.repeat(10000)).errors).toEqual([
+      { message: 'Expected `]` but found `EOF`', line: 1, column: 10001 },
+    ]);
+    expect(validateCode('ts', 'x = ' + '(a) => '.repeat(5000) + '1').valid).toBe(true);
+  });
+
+  it('past the limit it is a clear error, and the host keeps serving', async () => {
+    const limit = /^the code is too large or too deeply nested to parse safely \(it could need \d+ MiB of native stack; the limit is 512 MiB\); split it into smaller modules$/;
+    const v = validateCode('ts', '['.repeat(400000));
+    expect(v.valid).toBe(false);
+    expect(v.errors).toHaveLength(1);
+    expect(v.errors[0]).toMatchObject({ line: 1, column: 1, message: expect.stringMatching(limit) });
+
+    const ts = await executeFunction('deep', `export default () => ${nested(200000)}.length;`, '', {}, { language: 'typescript' });
+    expect(ts.errorCode).toBe('SYNTAX_ERROR');
+    expect(ts.error).toMatch(/^SyntaxError: the code is too large or too deeply nested to parse safely .* \(deep\.ts\)$/);
+
+    const rc = await runCode({ language: 'js', code: 'return ' + '('.repeat(300000) + '1' + ')'.repeat(300000) });
+    expect(rc).toMatchObject({ exitCode: 1, errorCode: 'SYNTAX_ERROR' });
+    expect(rc.error).toMatch(/too deeply nested to parse safely .* \(snippet\.js\)$/);
+
+    const ok = await executeFunction('after-deep', 'module.exports = () => 42;', '', {});
+    expect(ok.data).toBe(42);
+  });
+
+  it('deep CommonJS goes to V8 as it is, in the worker; deep TypeScript within the limit compiles', async () => {
+    ranOrV8Limit(await executeFunction('deep-cjs', `module.exports = () => ${nested(3000)}.length;`, '', {}));
+    ranOrV8Limit(await executeFunction('deep-cjs-huge', `module.exports = () => ${nested(200000)}.length;`, '', {}));
+    ranOrV8Limit(await executeFunction('deep-ts', `export default () => ${nested(3000)}.length;`, '', {}, { language: 'typescript' }));
   });
 });

@@ -32,6 +32,7 @@ use oxc::transformer::{TransformOptions, Transformer};
 use crate::sandbox::FailureKind;
 
 mod arena;
+mod stack;
 
 /// The source language of user code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -322,7 +323,16 @@ pub fn validation_lang(language: &str) -> crate::Result<Lang> {
 /// The syntax errors of `code` as a snippet (a function body: top-level
 /// `return` and `await` allowed; `import`/`export` too), without running it.
 pub fn validate(lang: Lang, code: &str) -> Vec<Diagnostic> {
-    arena::with_arena(code.len(), |allocator| validate_in(allocator, lang, code))
+    stack::with_stack(code, || {
+        arena::with_arena(code.len(), |allocator| validate_in(allocator, lang, code))
+    })
+    .unwrap_or_else(|too_deep| {
+        vec![Diagnostic {
+            message: too_deep.message(),
+            line: 1,
+            column: 1,
+        }]
+    })
 }
 
 fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic> {
@@ -371,9 +381,24 @@ fn syntax_error(file: &str, src: &str, d: &Diagnostic, kind: FailureKind) -> Com
 /// the code as it is (CommonJS, or JavaScript that oxc cannot parse, which
 /// V8 then reports with its own message).
 pub fn compile(name: &str, code: &str, how: How) -> Result<Option<Compiled>, CompileError> {
-    arena::with_arena(code.len(), |allocator| {
-        compile_in(allocator, name, code, how)
-    })
+    let compiled = stack::with_stack(code, || {
+        arena::with_arena(code.len(), |allocator| {
+            compile_in(allocator, name, code, how)
+        })
+    });
+    match compiled {
+        Ok(result) => result,
+        // CommonJS JavaScript runs as it is: V8 checks its own stack.
+        Err(_) if how == How::default() => Ok(None),
+        Err(too_deep) => {
+            let message = format!("SyntaxError: {} ({name}.{})", too_deep.message(), how.ext());
+            Err(CompileError {
+                kind: FailureKind::SyntaxError,
+                stack: message.clone(),
+                message,
+            })
+        }
+    }
 }
 
 fn compile_in(

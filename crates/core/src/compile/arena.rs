@@ -20,12 +20,13 @@ use std::cell::RefCell;
 use oxc::allocator::Allocator;
 
 /// Code up to this many bytes parses in the fixed arena.
-pub(crate) const FIXED_MAX_CODE: usize = 1 << 20;
+pub(crate) const FIXED_MAX_CODE: usize = 256 << 10;
 
-/// The fixed arena's reserved (virtual) size: 256× the largest code it takes.
-/// An AST costs about 15 bytes per source byte here (1 MiB for 67 kB of
-/// TypeScript); token-dense code may cost a few times that. A fixed arena
-/// that filled would panic ("out of memory"), so the margin is wide.
+/// The fixed arena's reserved (virtual) size: 1024× the largest code it
+/// takes. An AST costs about 15 bytes per source byte for ordinary code (1 MiB
+/// for 67 kB of TypeScript) and under 100 for the densest (`0,0,0,…`, `;;;`);
+/// a fixed arena that filled would panic ("out of memory"), so the margin
+/// is wide.
 #[cfg(target_os = "linux")]
 const FIXED_SIZE: usize = 256 << 20;
 
@@ -272,6 +273,24 @@ mod tests {
         let p = growable.alloc(0u64) as *const u64 as usize;
         let flags = vm_flags(p);
         assert!(!flags.split(' ').any(|f| f == "dc"), "VmFlags: {flags}");
+    }
+
+    #[test]
+    fn the_densest_code_under_the_limit_fits() {
+        use crate::compile::stack::{stack_bound, MAX_STACK};
+        let js = validation_lang("js").unwrap();
+        // Flat shapes with the most AST per source byte, as long as both
+        // limits let them through to oxc (a fixed arena that filled would
+        // panic, failing the test).
+        for unit in ["0,", ";", "[],", "a;"] {
+            let mut n = (FIXED_MAX_CODE - 64) / unit.len();
+            while stack_bound(&unit.repeat(n)) > MAX_STACK {
+                n = n * 9 / 10;
+            }
+            let code = format!("{}0", unit.repeat(n));
+            let errors = validate(js, &code);
+            assert!(errors.is_empty(), "{unit}: {:?}", errors.first());
+        }
     }
 
     #[test]

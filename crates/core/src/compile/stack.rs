@@ -1,0 +1,174 @@
+//! The native stack oxc runs on.
+//!
+//! oxc's parser, semantic analysis, transformer and code generator all
+//! recurse once per level of nesting, with no limit of their own
+//! (oxc-project/oxc#24375, #21953). On a 2 MiB tokio thread, 3 000 nested
+//! `[` were enough to overflow the stack, and that kills the whole host
+//! process with SIGSEGV: any function author could have stopped the server.
+//!
+//! So before oxc sees any code, [`stack_bound`] gives an upper bound on the
+//! stack the code can make it use. Every level of nesting consumes at least
+//! one token, so the bound charges every token: each punctuation byte and
+//! each word. The weights are twice the worst cost per token measured on
+//! the release build, across 30 nesting shapes:
+//! - 1 542 B per `[` or `(`;
+//! - 1 795 B per `{a:` or `` `${ ``;
+//! - 2 114 B per `class A{m(){`;
+//! - 978 B per `a=>`;
+//! - 96 B per `!`.
+//!
+//! The bound ignores strings and comments, so nothing can hide nesting from
+//! it. [`with_stack`] then runs oxc on a stack of that size (`stacker`
+//! allocates it only when the current one is too small). Code whose bound
+//! passes [`MAX_STACK`] is not given to oxc at all: a caller reports it.
+//! For ordinary code the bound is about 0.7 KiB per byte (minified code
+//! about twice that), so the limit falls near 750 KiB of code.
+
+/// Weight of one ASCII punctuation byte (bracket, operator, quote, …).
+const PER_PUNCT: usize = 3_200;
+/// Weight of one word (identifier, keyword, number), whatever its length.
+const PER_WORD: usize = 1_200;
+/// Frames below and around the recursion (semantic analysis, codegen).
+const BASE: usize = 1 << 20;
+
+/// The largest stack oxc may be given. With the weights' 2× margin, a
+/// pathological input touches at most about half of it, for as long as the
+/// call lasts (the stack is unmapped after).
+pub(crate) const MAX_STACK: usize = 512 << 20;
+
+/// An upper bound, in bytes, on the native stack oxc needs for `code`.
+pub(crate) fn stack_bound(code: &str) -> usize {
+    let mut punct = 0usize;
+    let mut words = 0usize;
+    let mut in_word = false;
+    for &b in code.as_bytes() {
+        let word_byte = b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+        if word_byte {
+            if !in_word {
+                words += 1;
+            }
+        } else if !b.is_ascii_whitespace() {
+            punct += 1;
+        }
+        in_word = word_byte;
+    }
+    BASE.saturating_add(punct.saturating_mul(PER_PUNCT))
+        .saturating_add(words.saturating_mul(PER_WORD))
+}
+
+/// Code that oxc must not see, and why: its bound is above [`MAX_STACK`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooDeep {
+    pub bound: usize,
+}
+
+impl TooDeep {
+    pub(crate) fn message(&self) -> String {
+        format!(
+            "the code is too large or too deeply nested to parse safely (it could need {} MiB of native stack; the limit is {} MiB); split it into smaller modules",
+            self.bound.div_ceil(1 << 20),
+            MAX_STACK >> 20
+        )
+    }
+}
+
+/// Runs `f` (oxc's work on `code`) on a stack large enough for `code`.
+pub(crate) fn with_stack<T>(code: &str, f: impl FnOnce() -> T) -> Result<T, TooDeep> {
+    let bound = stack_bound(code);
+    if bound > MAX_STACK {
+        return Err(TooDeep { bound });
+    }
+    // A fresh stack only when the thread's own has less left than the bound.
+    Ok(stacker::maybe_grow(bound, bound, f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::{compile, validate, validation_lang, How, Lang, Mode};
+
+    /// Nesting shapes at a depth that overflowed a 2 MiB thread before.
+    fn deep(shape: &str, n: usize) -> String {
+        let r = |a: &str| a.repeat(n);
+        match shape {
+            "bracket" => format!("x = {}{};", r("["), r("]")),
+            "paren" => format!("x = {}1{};", r("("), r(")")),
+            "object" => format!("x = {}1{};", r("{a:"), r("}")),
+            "template" => format!("x = {}1{};", r("`${"), r("}`")),
+            "class" => format!("{}{}", r("class A{m(){"), r("}}")),
+            "arrow" => format!("x = {}1;", r("a=>")),
+            "not" => format!("x = {}1;", r("!")),
+            "binary" => format!("x = 1{};", r("+1")),
+            "elseif" => format!("if(a){{}}{}", r("else if(a){}")),
+            "tsarray" => format!("let x: {}number{};", r("Array<"), r(">")),
+            _ => unreachable!(),
+        }
+    }
+
+    const SHAPES: [&str; 10] = [
+        "bracket", "paren", "object", "template", "class", "arrow", "not", "binary", "elseif",
+        "tsarray",
+    ];
+
+    // Each runs on a 2 MiB thread, as tokio's are: before, each of these
+    // aborted the process.
+    fn on_small_thread(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn deep_nesting_within_the_limit_compiles_and_validates() {
+        on_small_thread(|| {
+            for shape in SHAPES {
+                let code = deep(shape, 8_000);
+                assert!(stack_bound(&code) <= MAX_STACK, "{shape}");
+                let ts = validation_lang("ts").unwrap();
+                let errors = validate(ts, &code);
+                assert!(errors.is_empty(), "{shape}: {:?}", errors.first());
+                let how = How {
+                    lang: Lang::TypeScript,
+                    mode: Mode::Module,
+                };
+                assert!(compile("f", &code, how).is_ok(), "{shape}");
+            }
+        });
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_a_clear_error_not_a_crash() {
+        on_small_thread(|| {
+            let code = deep("bracket", 400_000);
+            assert!(stack_bound(&code) > MAX_STACK);
+            let ts = validation_lang("ts").unwrap();
+            let errors = validate(ts, &code);
+            assert_eq!(errors.len(), 1);
+            assert!(
+                errors[0].message.contains("too large or too deeply nested"),
+                "{}",
+                errors[0].message
+            );
+            let how = How {
+                lang: Lang::TypeScript,
+                mode: Mode::Module,
+            };
+            let e = compile("f", &code, how).unwrap_err();
+            assert!(e.message.contains("too deeply nested"), "{}", e.message);
+            // CommonJS JavaScript runs as it is: V8 has its own stack limit.
+            assert!(compile("f", &code, How::default()).unwrap().is_none());
+        });
+    }
+
+    #[test]
+    fn the_bound_counts_what_strings_and_comments_hold() {
+        let plain = stack_bound("x = [[[1]]];");
+        assert!(stack_bound("x = '[[[1]]]'; // ]]]") > plain);
+        assert_eq!(stack_bound(""), BASE);
+        assert_eq!(stack_bound("abc  def"), BASE + 2 * PER_WORD);
+        assert_eq!(stack_bound("(("), BASE + 2 * PER_PUNCT);
+    }
+}
