@@ -325,7 +325,9 @@ export interface ExecuteResult {
    * `FUNCTION_THREW` (the function threw or rejected), `TIMEOUT` (ran past timeoutMs),
    * `QUEUE_TIMEOUT` (no free worker within RUNTIME_QUEUE_TIMEOUT_MS; it did not run),
    * `OUT_OF_MEMORY`, `EXITED` (process.exit), `CRASHED` (the worker died otherwise),
-   * `SYNTAX_ERROR`, `ESM_SYNTAX` (`import.meta` or top-level `await` in a module),
+   * `SYNTAX_ERROR` (also TypeScript, ES-module or snippet code too large or too deeply
+   * nested to parse safely: see `validateCode`), `ESM_SYNTAX` (`import.meta` or top-level
+   * `await` in a module),
    * `NO_EXPORT` (nothing callable exported),
    * `BAD_RESULT` (BigInt, circular), `RESULT_TOO_LARGE` (over RUNTIME_MAX_RESULT_BYTES,
    * default 6 MiB), `BLOCKED` (the sandbox refused an operation), `PROTOCOL_VIOLATION`
@@ -520,6 +522,15 @@ export declare function shutdown(): Promise<void>
  * too. Early errors count (a `let` declared twice, `break` outside a loop); types are not
  * checked. `language`: `'typescript'` (`'ts'`) or `'javascript'` (`'js'`, `'nodejs'`);
  * any other is an `INVALID_ARGUMENT` error.
+ *
+ * The parser recurses on the native stack, so code reaches it only when an upper bound
+ * on the stack it could need (every token charged) stays within 512 MiB: about 750 KiB
+ * of ordinary code, half that when minified, and far more nesting than V8 itself
+ * accepts. Past that, the one error (line 1, column 1) reads `the code is too large or
+ * too deeply nested to parse safely (it could need N MiB of native stack; the limit is
+ * 512 MiB); split it into smaller modules`. `executeFunction` and `runCode` apply the
+ * same bound: TypeScript, ES-module and snippet code past it fails with `SYNTAX_ERROR`
+ * and that message; CommonJS code goes to V8 as it is.
  */
 export declare function validateCode(language: string, code: string): Validation
 
