@@ -32,6 +32,8 @@ use oxc::transformer::{TransformOptions, Transformer};
 use crate::sandbox::FailureKind;
 
 mod arena;
+#[cfg(target_os = "linux")]
+mod mapping;
 mod stack;
 
 /// The source language of user code.
@@ -320,13 +322,16 @@ pub fn validation_lang(language: &str) -> crate::Result<Lang> {
     }
 }
 
+/// Runs oxc's work on `code`: on a stack sized for it and in this thread's
+/// arena, or not at all when the code could overflow any stack we give.
+fn with_oxc<T>(code: &str, f: impl FnOnce(&Allocator) -> T) -> Result<T, stack::TooDeep> {
+    stack::with_stack(code, || arena::with_arena(code.len(), f))
+}
+
 /// The syntax errors of `code` as a snippet (a function body: top-level
 /// `return` and `await` allowed; `import`/`export` too), without running it.
 pub fn validate(lang: Lang, code: &str) -> Vec<Diagnostic> {
-    stack::with_stack(code, || {
-        arena::with_arena(code.len(), |allocator| validate_in(allocator, lang, code))
-    })
-    .unwrap_or_else(|too_deep| {
+    with_oxc(code, |allocator| validate_in(allocator, lang, code)).unwrap_or_else(|too_deep| {
         vec![Diagnostic {
             message: too_deep.message(),
             line: 1,
@@ -381,12 +386,7 @@ fn syntax_error(file: &str, src: &str, d: &Diagnostic, kind: FailureKind) -> Com
 /// the code as it is (CommonJS, or JavaScript that oxc cannot parse, which
 /// V8 then reports with its own message).
 pub fn compile(name: &str, code: &str, how: How) -> Result<Option<Compiled>, CompileError> {
-    let compiled = stack::with_stack(code, || {
-        arena::with_arena(code.len(), |allocator| {
-            compile_in(allocator, name, code, how)
-        })
-    });
-    match compiled {
+    match with_oxc(code, |allocator| compile_in(allocator, name, code, how)) {
         Ok(result) => result,
         // CommonJS JavaScript runs as it is: V8 checks its own stack.
         Err(_) if how == How::default() => Ok(None),

@@ -80,65 +80,38 @@ fn fork_safe_arena() -> bool {
 mod fixed {
     use std::alloc::Layout;
     use std::mem::ManuallyDrop;
-    use std::ptr::NonNull;
 
     use oxc::allocator::Allocator;
 
+    use super::super::mapping::DontForkMap;
     use super::FIXED_SIZE;
 
     pub(super) struct Fixed {
         // Never dropped as an `Allocator`: that would hand the region to the
-        // system allocator's `free`. `Drop for Fixed` unmaps it instead.
+        // system allocator's `free`. The mapping unmaps itself instead.
         alloc: ManuallyDrop<Allocator>,
-        base: NonNull<u8>,
+        _map: DontForkMap,
     }
 
     impl Fixed {
         pub(super) fn new() -> Option<Fixed> {
-            // SAFETY: an anonymous private mapping at an address the kernel
-            // picks; checked for failure before any use.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    FIXED_SIZE,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return None;
-            }
-            let base = NonNull::new(p.cast::<u8>())?;
-            // SAFETY: `p` is the mapping made above, `FIXED_SIZE` long.
-            if unsafe { libc::madvise(p, FIXED_SIZE, libc::MADV_DONTFORK) } != 0 {
-                // SAFETY: as above; nothing refers to the mapping yet.
-                unsafe { libc::munmap(p, FIXED_SIZE) };
-                return None;
-            }
+            let map = DontForkMap::new(FIXED_SIZE)?;
+            let base = map.base();
             let layout = Layout::from_size_align(FIXED_SIZE, Allocator::RAW_MIN_ALIGN).ok()?;
             // SAFETY: the region is page-aligned (≥ RAW_MIN_ALIGN), its size a
             // multiple of it and far above RAW_MIN_SIZE, writable, and the
             // whole backing allocation; the allocator is never dropped, so
-            // the system allocator never sees it.
+            // the system allocator never sees it, and it lives no longer
+            // than the mapping (both are fields of `Fixed`).
             let alloc = unsafe { Allocator::from_raw_parts(base, FIXED_SIZE, base, layout) };
             Some(Fixed {
                 alloc: ManuallyDrop::new(alloc),
-                base,
+                _map: map,
             })
         }
 
         pub(super) fn allocator(&mut self) -> &mut Allocator {
             &mut self.alloc
-        }
-    }
-
-    impl Drop for Fixed {
-        fn drop(&mut self) {
-            // SAFETY: the mapping made in `new`; the allocator that points
-            // into it is never used again (it goes with `self`).
-            unsafe { libc::munmap(self.base.as_ptr().cast(), FIXED_SIZE) };
         }
     }
 }

@@ -84,10 +84,7 @@ pub(crate) fn with_stack<T>(code: &str, f: impl FnOnce() -> T) -> Result<T, TooD
     }
     // Most code fits this thread's reused stack; larger bounds get a fresh
     // one, mapped for the call.
-    match cached::run(bound, f) {
-        Ok(out) => Ok(out),
-        Err(f) => Ok(stacker::grow(bound, f)),
-    }
+    Ok(cached::run(bound, f).unwrap_or_else(|f| stacker::grow(bound, f)))
 }
 
 #[cfg(target_os = "linux")]
@@ -98,55 +95,26 @@ mod cached {
     //! arena, so a fork of the host does not write-protect it either.
 
     use std::cell::RefCell;
-    use std::ptr::NonNull;
+
+    use super::super::mapping::DontForkMap;
 
     /// Usable size; one guard page below it.
     const SIZE: usize = 64 << 20;
     const GUARD: usize = 4096;
 
     struct Stack {
-        map: NonNull<u8>,
+        map: DontForkMap,
     }
 
     impl Stack {
         fn new() -> Option<Stack> {
-            let len = SIZE + GUARD;
-            // SAFETY: an anonymous private mapping the kernel places;
-            // checked before use.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return None;
-            }
-            let map = NonNull::new(p.cast::<u8>())?;
-            // SAFETY: the lowest page of the mapping made above, and then
-            // the whole mapping; nothing uses it yet.
-            let ok = unsafe {
-                libc::mprotect(p, GUARD, libc::PROT_NONE) == 0
-                    && libc::madvise(p, len, libc::MADV_DONTFORK) == 0
-            };
-            if !ok {
-                // SAFETY: as above.
-                unsafe { libc::munmap(p, len) };
+            let map = DontForkMap::new(SIZE + GUARD)?;
+            // SAFETY: the lowest page of the mapping made above; nothing
+            // uses it yet. On failure the mapping unmaps itself.
+            if unsafe { libc::mprotect(map.base().as_ptr().cast(), GUARD, libc::PROT_NONE) } != 0 {
                 return None;
             }
             Some(Stack { map })
-        }
-    }
-
-    impl Drop for Stack {
-        fn drop(&mut self) {
-            // SAFETY: the mapping made in `new`, not in use (it is only
-            // borrowed for the length of a call).
-            unsafe { libc::munmap(self.map.as_ptr().cast(), SIZE + GUARD) };
         }
     }
 
@@ -173,7 +141,7 @@ mod cached {
             // not unwind across the switch, so a panic is caught on the new
             // stack and resumed on the old one, as `stacker` does.
             let out = unsafe {
-                let base = stack.map.as_ptr().add(GUARD);
+                let base = stack.map.base().as_ptr().add(GUARD);
                 psm::on_stack(base, SIZE, move || {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
                 })
