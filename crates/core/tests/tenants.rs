@@ -259,3 +259,63 @@ async fn another_memory_size_replaces_an_idle_worker_at_the_tenant_cap() {
     assert_eq!(r.error, None);
     assert!(r.data_value().as_str().is_some());
 }
+
+/// About `lines` lines of TypeScript, different for each `seed`.
+fn large_typescript(lines: usize, seed: usize) -> String {
+    let mut code = String::from("export default async (): Promise<number> => 1;\n");
+    for i in 0..lines {
+        code.push_str(&format!(
+            "export const v{i}: number = {i} * {seed} + 1; // a large bundle's worth of lines\n"
+        ));
+    }
+    code
+}
+
+/// A tenant's large program compiles off the runtime's threads and outside
+/// the module cache's lock: another tenant's calls go on while it compiles
+/// (they used to wait for the whole compile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_compile_does_not_hold_up_other_tenants() {
+    use runtime_core::compile::{compile, How};
+    use runtime_core::Language;
+    let e = engine(2, 8);
+    assert_eq!(run_as(&e, Some("small"), None).await.error, None);
+    let ts = How::of(Language::Typescript, false);
+    // How long such a program takes to compile on this machine and build.
+    let started = std::time::Instant::now();
+    let calibration = compile("calibrate", &large_typescript(5_000, 1), ts).expect("compiles");
+    assert!(calibration.is_some());
+    let compile_time = started.elapsed();
+
+    let big = large_typescript(5_000, 2);
+    let e2 = e.clone();
+    let large = tokio::spawn(async move {
+        e2.execute(ExecuteRequest {
+            name: "bundle".into(),
+            code: big,
+            hash: String::new(),
+            ctx: "{}".into(),
+            options: InvocationOptions {
+                tenant: Some("large".into()),
+                language: Some(Language::Typescript),
+                ..Default::default()
+            },
+            cloud: None,
+        })
+        .await
+    });
+    // The large compile is under way.
+    tokio::time::sleep(compile_time / 10).await;
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(run_as(&e, Some("small"), None).await.error, None);
+    }
+    let small = started.elapsed();
+    assert!(
+        small < compile_time / 2,
+        "3 small calls took {small:?} while another tenant's program compiled (one compile: {compile_time:?})"
+    );
+    let r = large.await.expect("task").expect("execute");
+    assert_eq!(r.error, None, "{:?}", r.stack);
+    assert_eq!(r.data_value(), serde_json::json!(1));
+}

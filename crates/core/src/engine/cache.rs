@@ -32,10 +32,18 @@ struct Entry {
     last_used: u64,
 }
 
+/// Code up to this size compiles on the calling task (well under a
+/// millisecond); larger code on tokio's blocking pool, a few at a time (see
+/// [`ModuleCache::get_or_compile_async`]).
+const INLINE_COMPILE_MAX: usize = 32 * 1024;
+
 pub struct ModuleCache {
     budget: usize,
-    // std Mutex: lookups are short and never await.
+    // std Mutex: held for lookups and inserts only, never while compiling.
     inner: Mutex<Inner>,
+    /// Large programs compiling at once: half the cores (at least one), so
+    /// a tenant sending large programs leaves the others cores to run on.
+    large_compiles: tokio::sync::Semaphore,
 }
 
 #[derive(Default)]
@@ -53,9 +61,11 @@ pub fn code_hash(code: &str) -> String {
 
 impl ModuleCache {
     pub fn new(budget: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         ModuleCache {
             budget,
             inner: Mutex::new(Inner::default()),
+            large_compiles: tokio::sync::Semaphore::new((cores / 2).max(1)),
         }
     }
 
@@ -82,20 +92,84 @@ impl ModuleCache {
         code: &str,
         how: crate::compile::How,
     ) -> Prepared {
+        if let Some(hit) = self.get(tenant, name, code, how) {
+            return hit;
+        }
+        self.insert(tenant, name, code, how, prepare(name, code, how))
+    }
+
+    /// What `executeFunction` uses: [`Self::get_or_compile`] without holding
+    /// a runtime thread for long. Code over 32 KiB compiles on tokio's
+    /// blocking pool, at most half the cores' worth at once; a large bundle
+    /// takes tens of milliseconds, and other tenants' calls go on meanwhile.
+    /// Two first runs of the same new code may both compile it.
+    pub async fn get_or_compile_async(
+        &self,
+        tenant: &Arc<str>,
+        name: &str,
+        code: String,
+        how: crate::compile::How,
+    ) -> crate::error::Result<Prepared> {
+        if let Some(hit) = self.get(tenant, name, &code, how) {
+            return Ok(hit);
+        }
+        if code.len() <= INLINE_COMPILE_MAX {
+            return Ok(self.insert(tenant, name, &code, how, prepare(name, &code, how)));
+        }
+        // Never closed, so acquiring cannot fail.
+        let _permit = self.large_compiles.acquire().await.ok();
+        let owned_name = name.to_string();
+        let compiling = tokio::task::spawn_blocking(move || {
+            let prepared = prepare(&owned_name, &code, how);
+            (prepared, code)
+        });
+        match compiling.await {
+            Ok((prepared, code)) => Ok(self.insert(tenant, name, &code, how, prepared)),
+            // A panic in the compiler is the caller's, as it is inline.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only a runtime that is shutting down cancels blocking work.
+            Err(_) => Err(crate::error::Error::ShutDown),
+        }
+    }
+
+    /// The prepared program of `tenant`'s function `name` when it is cached
+    /// for exactly `code` compiled `how`. Never compiles: the lock is held
+    /// for a lookup only, so one tenant's large program never makes another
+    /// tenant wait.
+    pub fn get(
+        &self,
+        tenant: &Arc<str>,
+        name: &str,
+        code: &str,
+        how: crate::compile::How,
+    ) -> Option<Prepared> {
+        let mut inner = self.inner.lock().ok()?;
+        inner.clock += 1;
+        let now = inner.clock;
+        let e = inner.by_name.get_mut(&(tenant.clone(), name.to_string()))?;
+        (*e.source == *code && e.how == how).then(|| {
+            e.last_used = now;
+            e.prepared.clone()
+        })
+    }
+
+    /// Caches `prepared` ([`prepare`] of `code`, compiled `how`) as
+    /// `tenant`'s function `name`, replacing its older version and evicting
+    /// the least recently used programs beyond the budget; returns it.
+    pub fn insert(
+        &self,
+        tenant: &Arc<str>,
+        name: &str,
+        code: &str,
+        how: crate::compile::How,
+        prepared: Prepared,
+    ) -> Prepared {
         let Ok(mut inner) = self.inner.lock() else {
-            return prepare(name, code, how);
+            return prepared;
         };
         inner.clock += 1;
         let now = inner.clock;
         let id = (tenant.clone(), name.to_string());
-        if let Some(e) = inner.by_name.get_mut(&id) {
-            if *e.source == *code && e.how == how {
-                e.last_used = now;
-                return e.prepared.clone();
-            }
-        }
-        // Compiled under the lock: concurrent first runs of one code compile it once.
-        let prepared = prepare(name, code, how);
         let source: Arc<str> = if prepared.compiled.is_some() {
             code.into()
         } else {
@@ -147,7 +221,9 @@ impl ModuleCache {
     }
 }
 
-fn prepare(name: &str, code: &str, how: crate::compile::How) -> Prepared {
+/// Compiles `code` for the sandbox (oxc; CommonJS is parsed too, to find
+/// module syntax) and names it for the workers' caches.
+pub fn prepare(name: &str, code: &str, how: crate::compile::How) -> Prepared {
     let compiled = match crate::compile::compile(name, code, how) {
         Ok(None) => None,
         Ok(Some(c)) => Some(Ok(c)),

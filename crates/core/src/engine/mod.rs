@@ -380,7 +380,8 @@ impl Engine {
         let how = crate::compile::How::of(language, req.options.snippet);
         let prepared = self
             .cache
-            .get_or_compile(&tenant, &req.name, &req.hash, &req.code, how);
+            .get_or_compile_async(&tenant, &req.name, req.code, how)
+            .await?;
         if let Some(Err(e)) = prepared.compiled.as_deref() {
             return Ok(crate::compile::failed_result(e, &self.metrics));
         }
