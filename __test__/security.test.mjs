@@ -57,6 +57,7 @@ const ATTACKS = [
   'loopback port scan',
   'fetch to 127.0.0.1 refused',
   'fetch to 169.254.169.254 refused',
+  'a burst of 200 calls holds at most 16 at once',
   'cross-tenant cache poisoning',
   'timer outlives its invocation',
   'temp file visible to another tenant',

@@ -95,6 +95,9 @@ pub struct RuntimeConfig {
     pub max_workers: usize,
     /// Cap on one invocation's `cloud.invoke` calls in flight at once.
     pub max_concurrent_invokes: usize,
+    /// Cap on one invocation's database, storage and `fetch` calls in
+    /// flight at once: the clients' connections are shared by every tenant.
+    pub max_concurrent_calls: usize,
     /// Cap on one tenant's workers (top-level calls; more wait for its own).
     pub max_workers_per_tenant: usize,
     /// Kernel isolation of local workers.
@@ -228,6 +231,7 @@ impl Default for RuntimeConfig {
             egress: EgressPolicy::default(),
             max_workers: 32,
             max_concurrent_invokes: 4,
+            max_concurrent_calls: 16,
             // More workers than cores only compete for them.
             max_workers_per_tenant: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -318,11 +322,19 @@ impl RuntimeConfig {
         if let Some(v) = get("RUNTIME_MAX_CONCURRENT_INVOKES") {
             c.max_concurrent_invokes = parse_num("RUNTIME_MAX_CONCURRENT_INVOKES", &v)?;
         }
+        if let Some(v) = get("RUNTIME_MAX_CONCURRENT_CALLS") {
+            c.max_concurrent_calls = parse_num("RUNTIME_MAX_CONCURRENT_CALLS", &v)?;
+        }
         c.isolation = IsolationConfig::from_lookup(&get)?;
         for (var, value, min) in [
             (
                 "RUNTIME_MAX_CONCURRENT_INVOKES",
                 c.max_concurrent_invokes as u64,
+                1,
+            ),
+            (
+                "RUNTIME_MAX_CONCURRENT_CALLS",
+                c.max_concurrent_calls as u64,
                 1,
             ),
             ("RUNTIME_TIMEOUT_MS", c.timeout_ms, 1),
@@ -639,6 +651,15 @@ mod tests {
         assert_eq!(c.isolation.level, IsolationLevel::Auto);
         assert_eq!((c.isolation.worker_uid, c.isolation.tmp_mb), (65534, 64));
         assert_eq!((c.max_workers, c.max_concurrent_invokes), (32, 4));
+        assert_eq!(c.max_concurrent_calls, 16);
+        let c = RuntimeConfig::from_lookup(env(&[("RUNTIME_MAX_CONCURRENT_CALLS", "3")])).unwrap();
+        assert_eq!(c.max_concurrent_calls, 3);
+        let e =
+            RuntimeConfig::from_lookup(env(&[("RUNTIME_MAX_CONCURRENT_CALLS", "0")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: RUNTIME_MAX_CONCURRENT_CALLS must be at least 1"
+        );
         let c = RuntimeConfig::from_lookup(env(&[
             ("RUNTIME_ISOLATION", "strict"),
             ("RUNTIME_ISOLATION_DISABLE", "landlock, namespaces"),

@@ -26,6 +26,10 @@ pub struct Scope {
     tenant: Arc<str>,
     /// Bounds this invocation's `cloud.invoke`s in flight.
     invokes: Arc<Semaphore>,
+    /// Bounds its database, storage and `fetch` calls in flight: the
+    /// clients' connection pools serve every tenant, and a function firing
+    /// thousands at once would queue everyone else's behind its own.
+    calls: Arc<Semaphore>,
     depth: u32,
     backend: BackendKind,
     /// Set when the function starts running; nested invokes end by it.
@@ -44,6 +48,7 @@ impl Scope {
     ) -> Self {
         Scope {
             invokes: Arc::new(Semaphore::new(engine.config().max_concurrent_invokes)),
+            calls: Arc::new(Semaphore::new(engine.config().max_concurrent_calls)),
             engine: Arc::downgrade(&engine),
             cloud,
             tenant,
@@ -73,8 +78,18 @@ impl Scope {
         if self.is_ended() {
             return Err(Error::TokenExpired);
         }
-        match Op::decode(op, args)? {
-            Op::Invoke { name, data } => self.invoke(name, data).await,
+        let op = Op::decode(op, args)?;
+        if let Op::Invoke { name, data } = op {
+            return self.invoke(name, data).await;
+        }
+        // Extra calls wait here, each still bounded by the deadline (an
+        // invocation's calls are aborted when it ends).
+        let _permit = self
+            .calls
+            .acquire()
+            .await
+            .map_err(|_| Error::invalid("the invocation has ended"))?;
+        match op {
             Op::Fetch(req) => self.fetch(req).await,
             op => self
                 .cloud
@@ -135,6 +150,7 @@ impl CallHandler for Scope {
             cloud: self.cloud.clone(),
             tenant: self.tenant.clone(),
             invokes: self.invokes.clone(),
+            calls: self.calls.clone(),
             depth: self.depth,
             backend: self.backend,
             deadline: self.deadline.clone(),
