@@ -31,7 +31,11 @@ export interface AggregationCursor {
 export interface Bucket {
   /** Stores a string (UTF-8) or bytes under `key`. */
   writeFile(key: string, data: string | Buffer, options?: WriteFileOptions | undefined | null): Promise<void>
-  /** The bytes under `key`, as a Buffer. */
+  /**
+   * The bytes under `key`, as a Buffer. Inside a function, a file over
+   * `RUNTIME_MAX_READ_BYTES` (16 MiB) rejects with `READ_TOO_LARGE`: read
+   * it with a download URL instead.
+   */
   readFile(key: string): Promise<Buffer>
   deleteFile(key: string): Promise<void>
   /** Every object under `prefix` (all pages). */
@@ -87,7 +91,9 @@ export declare class Cloud {
  * result shapes. Arguments cross to the runtime as Extended JSON (ObjectId,
  * Date and Buffer kept); a value JSON cannot carry (a BigInt, an invalid
  * Date, nesting deeper than 100 levels or a cycle) rejects with
- * `INVALID_ARGUMENT`, on the host and in a function alike.
+ * `INVALID_ARGUMENT`, on the host and in a function alike. Inside a
+ * function, a `find` or `aggregate` whose documents pass
+ * `RUNTIME_MAX_READ_BYTES` (16 MiB of BSON) rejects with `READ_TOO_LARGE`.
  */
 export interface Collection {
   readonly collectionName: string

@@ -6,6 +6,9 @@
 import { createRequire } from 'node:module';
 import { describe, it, expect, beforeAll } from 'vitest';
 
+// Small enough to pass in a test (the default is 16 MiB); read when the
+// runtime starts, at this file's first call.
+process.env.RUNTIME_MAX_READ_BYTES = String(1 << 20);
 const require = createRequire(import.meta.url);
 const { createCloud, executeFunction, ObjectId } = require('../index.js');
 
@@ -81,6 +84,39 @@ describe('values JSON cannot carry', () => {
       expect(await inFunctionError(`cloud.database().collection('json_limits').insertOne(${expr})`)).toEqual(['INVALID_ARGUMENT', message]);
     }
     expect(await c.countDocuments({})).toBe(0);
+  });
+});
+
+describe('reads a function cannot make the host hold (RUNTIME_MAX_READ_BYTES)', () => {
+  const coll = `big_${Date.now()}`;
+  const key = `big/${Date.now()}.bin`;
+  beforeAll(async () => {
+    // 48 documents of 32 KiB: 1.5 MiB, over the 1 MiB limit of this file.
+    const pad = 'x'.repeat(32 * 1024);
+    await cloud.database().collection(coll).insertMany(Array.from({ length: 48 }, (_, i) => ({ i, pad })));
+    await cloud.storage.bucket().writeFile(key, Buffer.alloc(1536 * 1024, 7));
+  });
+
+  it('a find or aggregate over the limit is READ_TOO_LARGE; a narrower one and host code read it all', async () => {
+    expect(await inFunctionError(`cloud.database().collection(${JSON.stringify(coll)}).find().toArray()`)).toEqual([
+      'READ_TOO_LARGE',
+      `the result of find on "${coll}" is larger than 1048576 bytes (RUNTIME_MAX_READ_BYTES): narrow it with a filter, a projection or a limit, and page through the rest with skip`,
+    ]);
+    const [code, message] = await inFunctionError(`cloud.database().collection(${JSON.stringify(coll)}).aggregate([]).toArray()`);
+    expect(code).toBe('READ_TOO_LARGE');
+    expect(message).toMatch(/^the result of aggregate on "big_\d+" is larger than 1048576 bytes/);
+    expect(await inFunction(`return (await cloud.database().collection(${JSON.stringify(coll)}).find({}, { limit: 16 }).toArray()).length`)).toBe(16);
+    expect(await inFunction(`return (await cloud.database().collection(${JSON.stringify(coll)}).find({}, { projection: { pad: 0 } }).toArray()).length`)).toBe(48);
+    expect((await cloud.database().collection(coll).find().toArray()).length).toBe(48);
+  });
+
+  it('a readFile over the limit is READ_TOO_LARGE; host code reads it', async () => {
+    const bucket = process.env.S3_BUCKET;
+    expect(await inFunctionError(`cloud.storage.bucket().readFile(${JSON.stringify(key)})`)).toEqual([
+      'READ_TOO_LARGE',
+      `file ${key} in bucket ${bucket} is larger than 1048576 bytes (RUNTIME_MAX_READ_BYTES): read it with a download URL (getDownloadUrl) instead`,
+    ]);
+    expect((await cloud.storage.bucket().readFile(key)).length).toBe(1536 * 1024);
   });
 });
 

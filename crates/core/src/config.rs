@@ -98,6 +98,9 @@ pub struct RuntimeConfig {
     /// Cap on one invocation's database, storage and `fetch` calls in
     /// flight at once: the clients' connections are shared by every tenant.
     pub max_concurrent_calls: usize,
+    /// The most bytes one database read (`find`, `aggregate`) or storage
+    /// read (`readFile`) returns to a function: the host holds it in memory.
+    pub max_read_bytes: usize,
     /// Cap on one tenant's workers (top-level calls; more wait for its own).
     pub max_workers_per_tenant: usize,
     /// Kernel isolation of local workers.
@@ -232,6 +235,7 @@ impl Default for RuntimeConfig {
             max_workers: 32,
             max_concurrent_invokes: 4,
             max_concurrent_calls: 16,
+            max_read_bytes: 16 * 1024 * 1024,
             // More workers than cores only compete for them.
             max_workers_per_tenant: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -322,6 +326,9 @@ impl RuntimeConfig {
         if let Some(v) = get("RUNTIME_MAX_CONCURRENT_INVOKES") {
             c.max_concurrent_invokes = parse_num("RUNTIME_MAX_CONCURRENT_INVOKES", &v)?;
         }
+        if let Some(v) = get("RUNTIME_MAX_READ_BYTES") {
+            c.max_read_bytes = parse_num("RUNTIME_MAX_READ_BYTES", &v)?;
+        }
         if let Some(v) = get("RUNTIME_MAX_CONCURRENT_CALLS") {
             c.max_concurrent_calls = parse_num("RUNTIME_MAX_CONCURRENT_CALLS", &v)?;
         }
@@ -342,6 +349,7 @@ impl RuntimeConfig {
             ("RUNTIME_QUEUE_TIMEOUT_MS", c.queue_timeout_ms, 1),
             ("RUNTIME_MEMORY_MB", c.memory_mb, 16),
             ("RUNTIME_MAX_RESULT_BYTES", c.max_result_bytes as u64, 1024),
+            ("RUNTIME_MAX_READ_BYTES", c.max_read_bytes as u64, 1024),
         ] {
             if value < min {
                 return Err(Error::Config(format!("{var} must be at least {min}")));
@@ -652,6 +660,12 @@ mod tests {
         assert_eq!((c.isolation.worker_uid, c.isolation.tmp_mb), (65534, 64));
         assert_eq!((c.max_workers, c.max_concurrent_invokes), (32, 4));
         assert_eq!(c.max_concurrent_calls, 16);
+        assert_eq!(c.max_read_bytes, 16 << 20);
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_MAX_READ_BYTES", "10")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: RUNTIME_MAX_READ_BYTES must be at least 1024"
+        );
         let c = RuntimeConfig::from_lookup(env(&[("RUNTIME_MAX_CONCURRENT_CALLS", "3")])).unwrap();
         assert_eq!(c.max_concurrent_calls, 3);
         let e =

@@ -66,6 +66,13 @@ pub enum Error {
     DatabaseForbidden(String),
     #[error("storage error: {0}")]
     Storage(String),
+    /// A function's database or storage read over `RUNTIME_MAX_READ_BYTES`.
+    #[error("{what} is larger than {limit} bytes (RUNTIME_MAX_READ_BYTES): {advice}")]
+    ReadTooLarge {
+        what: String,
+        limit: usize,
+        advice: &'static str,
+    },
     #[error("storage unreachable: {0}")]
     StorageUnreachable(String),
     #[error("function not found: {0}")]
@@ -121,6 +128,7 @@ impl Error {
             Error::BucketNotFound(_) => "STORAGE_BUCKET_NOT_FOUND",
             Error::StorageAuth(_) => "STORAGE_AUTH",
             Error::Storage(_) => "STORAGE_ERROR",
+            Error::ReadTooLarge { .. } => "READ_TOO_LARGE",
             Error::BucketNotAllowed(_) => "STORAGE_BUCKET_NOT_ALLOWED",
             Error::DatabaseForbidden(_) => "DATABASE_FORBIDDEN",
             Error::StorageUnreachable(_) => "STORAGE_UNREACHABLE",

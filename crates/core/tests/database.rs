@@ -330,3 +330,56 @@ async fn find_as_text_matches_the_decoded_path() {
     let e = cloud.apply_json(other, Caller::Host).await.unwrap_err();
     assert_eq!(e.code(), "DATABASE_FORBIDDEN");
 }
+
+/// A function's reads stop at `max_read` bytes (RUNTIME_MAX_READ_BYTES):
+/// the host holds each answer in memory. Host code's reads are not bounded.
+#[tokio::test]
+async fn a_functions_read_stops_at_its_limit() {
+    use runtime_core::cloud::call::{Caller, Op};
+    use runtime_core::cloud::Cloud;
+    let cloud = Cloud::new(config(&url()));
+    let c = unique("read_limit");
+    // 64 documents of about 1 KiB each.
+    let docs: Vec<Value> = (0..64)
+        .map(|i| json!({ "i": i, "pad": "x".repeat(1000) }))
+        .collect();
+    let insert = Op::decode("db.insertMany", json!({ "collection": c, "docs": docs })).unwrap();
+    cloud.apply(insert, Caller::Host).await.unwrap();
+    let find = |filter: Value| {
+        Op::decode("db.find", json!({ "collection": c, "filter": filter })).unwrap()
+    };
+    let aggregate =
+        || Op::decode("db.aggregate", json!({ "collection": c, "pipeline": [] })).unwrap();
+
+    let e = cloud
+        .apply_within(find(json!({})), Caller::Function, Some(16 * 1024))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "READ_TOO_LARGE");
+    assert_eq!(
+        e.to_string(),
+        format!("the result of find on {c:?} is larger than 16384 bytes (RUNTIME_MAX_READ_BYTES): narrow it with a filter, a projection or a limit, and page through the rest with skip")
+    );
+    let e = cloud
+        .apply_within(aggregate(), Caller::Function, Some(16 * 1024))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "READ_TOO_LARGE");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("the result of aggregate on {c:?}")),
+        "{e}"
+    );
+    // Under the limit, and for host code, every document comes back.
+    let some = cloud
+        .apply_within(
+            find(json!({ "i": { "$lt": 8 } })),
+            Caller::Function,
+            Some(16 * 1024),
+        )
+        .await
+        .unwrap();
+    assert_eq!(some.as_array().map(Vec::len), Some(8));
+    let all = cloud.apply(find(json!({})), Caller::Host).await.unwrap();
+    assert_eq!(all.as_array().map(Vec::len), Some(64));
+}

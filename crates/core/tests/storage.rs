@@ -36,7 +36,7 @@ async fn every_byte_value_round_trips() {
     let key = format!("{}bytes.bin", prefix("bytes"));
     let all: Vec<u8> = (0..=255u8).collect();
     b.write_file(&key, all.clone(), None).await.unwrap();
-    assert_eq!(b.read_file(&key).await.unwrap(), all);
+    assert_eq!(b.read_file(&key, None).await.unwrap(), all);
 }
 
 #[tokio::test]
@@ -61,7 +61,7 @@ async fn list_delete_and_missing_keys() {
         "{files:?}"
     );
     b.delete_file(&format!("{p}a.txt")).await.unwrap();
-    let e = b.read_file(&format!("{p}a.txt")).await.unwrap_err();
+    let e = b.read_file(&format!("{p}a.txt"), None).await.unwrap_err();
     assert_eq!(e.code(), "STORAGE_NOT_FOUND");
     assert_eq!(
         e.to_string(),
@@ -75,7 +75,7 @@ async fn missing_bucket_and_wrong_credentials_have_their_own_errors() {
     let e = s
         .bucket(Some("no-such-bucket-here"))
         .unwrap()
-        .read_file("x")
+        .read_file("x", None)
         .await
         .unwrap_err();
     assert_eq!(e.code(), "STORAGE_BUCKET_NOT_FOUND", "{e}");
@@ -114,7 +114,12 @@ async fn an_unreachable_endpoint_is_a_quick_clear_error() {
     c.s3.endpoint = Some(format!("http://127.0.0.1:{port}"));
     let s = Storage::new(&c).unwrap();
     let started = Instant::now();
-    let e = s.bucket(None).unwrap().read_file("x").await.unwrap_err();
+    let e = s
+        .bucket(None)
+        .unwrap()
+        .read_file("x", None)
+        .await
+        .unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",
@@ -161,7 +166,10 @@ async fn presigned_urls_work_with_plain_http_and_tampering_is_refused() {
         .await
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
-    assert_eq!(b.read_file(&up_key).await.unwrap(), b"via presigned PUT");
+    assert_eq!(
+        b.read_file(&up_key, None).await.unwrap(),
+        b"via presigned PUT"
+    );
 
     let e = b.download_url(&key, Some(604_801)).unwrap_err();
     assert_eq!(
@@ -238,4 +246,25 @@ async fn missing_settings_name_their_variables() {
         e.to_string(),
         "the default bucket is not configured: set S3_BUCKET"
     );
+}
+
+/// A function's `readFile` stops at `max_read` bytes (RUNTIME_MAX_READ_BYTES)
+/// with a clear error; under it, and with no limit, the file is whole.
+#[tokio::test]
+async fn a_read_stops_at_its_limit() {
+    let s = storage().await;
+    let b = s.bucket(None).unwrap();
+    let key = format!("{}big.bin", prefix("read-limit"));
+    b.write_file(&key, vec![7u8; 5000], None).await.unwrap();
+    let e = b.read_file(&key, Some(4096)).await.unwrap_err();
+    assert_eq!(e.code(), "READ_TOO_LARGE");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "file {key} in bucket {} is larger than 4096 bytes (RUNTIME_MAX_READ_BYTES): read it with a download URL (getDownloadUrl) instead",
+            b.name()
+        )
+    );
+    assert_eq!(b.read_file(&key, Some(5000)).await.unwrap().len(), 5000);
+    assert_eq!(b.read_file(&key, None).await.unwrap().len(), 5000);
 }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, FindOptions, IndexOptions, ReturnDocument};
@@ -122,7 +121,7 @@ impl Database {
     pub async fn dispatch(&self, method: &str, args: Value) -> Result<Value> {
         match Op::decode(&format!("db.{method}"), args)? {
             Op::Db { collection, call } => self
-                .apply(&collection, call)
+                .apply(&collection, call, None)
                 .await
                 .map(Bson::into_relaxed_extjson),
             _ => Err(Error::invalid(format!("{method}: not a database method"))),
@@ -139,41 +138,80 @@ impl Database {
         options: super::call::FindOptions,
     ) -> Result<String> {
         let docs = self
-            .find::<RawDocumentBuf>(collection, filter, options)
+            .find::<RawDocumentBuf>(collection, filter, options, None)
             .await?;
         super::ejson::raw_docs_to_json_text(&docs)
     }
 
-    /// Every document a `find` selects, as `T` (`Document`, or raw BSON).
+    /// Every document a `find` selects, as `T` (`Document`, or raw BSON),
+    /// refused past `max_read` bytes of BSON.
     async fn find<T>(
         &self,
         collection: &str,
         filter: Document,
         options: super::call::FindOptions,
+        max_read: Option<usize>,
     ) -> Result<Vec<T>>
     where
         T: serde::de::DeserializeOwned + Send + Sync,
     {
         let e = |e| self.err(e);
-        self.db
+        let cursor = self
+            .db
             .collection::<T>(collection)
             .find(filter)
             .with_options(find_options(options))
             .await
-            .map_err(e)?
-            .try_collect()
+            .map_err(e)?;
+        self.collect(cursor, max_read, || format!("find on {collection:?}"))
             .await
-            .map_err(e)
+    }
+
+    /// A cursor's documents, counting their BSON bytes as they arrive: past
+    /// `max_read` the read stops (the driver holds one batch, at most
+    /// 16 MiB, beyond it) instead of filling the host's memory.
+    async fn collect<T>(
+        &self,
+        mut cursor: mongodb::Cursor<T>,
+        max_read: Option<usize>,
+        what: impl Fn() -> String,
+    ) -> Result<Vec<T>>
+    where
+        T: serde::de::DeserializeOwned + Send + Sync,
+    {
+        let e = |e| self.err(e);
+        let mut docs = Vec::new();
+        let mut bytes = 0usize;
+        while cursor.advance().await.map_err(e)? {
+            bytes += cursor.current().as_bytes().len();
+            if let Some(limit) = max_read.filter(|&l| bytes > l) {
+                return Err(Error::ReadTooLarge {
+                    what: format!("the result of {}", what()),
+                    limit,
+                    advice: "narrow it with a filter, a projection or a limit, and page through the rest with skip",
+                });
+            }
+            docs.push(cursor.deserialize_current().map_err(e)?);
+        }
+        Ok(docs)
     }
 
     /// Runs one typed call on `collection`, answering in the Node driver's
-    /// result shapes.
-    pub async fn apply(&self, collection: &str, call: DbCall) -> Result<Bson> {
+    /// result shapes. `max_read`: what a function may read at once (`find`
+    /// and `aggregate`; one document is at most 16 MiB anyway).
+    pub async fn apply(
+        &self,
+        collection: &str,
+        call: DbCall,
+        max_read: Option<usize>,
+    ) -> Result<Bson> {
         let coll = self.collection(collection);
         let e = |e| self.err(e);
         match call {
             DbCall::Find { filter, options } => {
-                let docs = self.find::<Document>(collection, filter, options).await?;
+                let docs = self
+                    .find::<Document>(collection, filter, options, max_read)
+                    .await?;
                 Ok(Bson::Array(docs.into_iter().map(Bson::Document).collect()))
             }
             DbCall::FindOne { filter, options: o } => {
@@ -278,13 +316,10 @@ impl Database {
                 Ok(Bson::Int64(q.await.map_err(e)? as i64))
             }
             DbCall::Aggregate { pipeline } => {
-                let docs: Vec<Document> = coll
-                    .aggregate(pipeline)
-                    .await
-                    .map_err(e)?
-                    .try_collect()
-                    .await
-                    .map_err(e)?;
+                let cursor = coll.aggregate(pipeline).await.map_err(e)?;
+                let docs = self
+                    .collect(cursor, max_read, || format!("aggregate on {collection:?}"))
+                    .await?;
                 Ok(Bson::Array(docs.into_iter().map(Bson::Document).collect()))
             }
             DbCall::Distinct { field, filter } => {

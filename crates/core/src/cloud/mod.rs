@@ -112,20 +112,35 @@ impl Cloud {
     /// ([`Op::check`]). `Op::Invoke` needs an engine: the invocation scope
     /// and the napi edge serve it.
     pub async fn apply(&self, op: Op, caller: Caller) -> Result<bson::Bson> {
-        op.check(&self.config, caller)?;
-        self.apply_checked(op).await
+        self.apply_within(op, caller, None).await
     }
 
-    async fn apply_checked(&self, op: Op) -> Result<bson::Bson> {
+    /// As [`Cloud::apply`], with reads (`find`, `aggregate`, `readFile`)
+    /// refused past `max_read` bytes (`READ_TOO_LARGE`): what a function's
+    /// calls get, since the host holds each answer in memory.
+    pub async fn apply_within(
+        &self,
+        op: Op,
+        caller: Caller,
+        max_read: Option<usize>,
+    ) -> Result<bson::Bson> {
+        op.check(&self.config, caller)?;
+        self.apply_checked(op, max_read).await
+    }
+
+    async fn apply_checked(&self, op: Op, max_read: Option<usize>) -> Result<bson::Bson> {
         match op {
-            Op::Db { collection, call } => self.on_database(|db| db.apply(&collection, call)).await,
+            Op::Db { collection, call } => {
+                self.on_database(|db| db.apply(&collection, call, max_read))
+                    .await
+            }
             Op::Storage { bucket, call } => {
                 self.storage_breaker.check()?;
                 let storage = self.storage()?;
                 self.storage_breaker
                     .run(
                         || storage.probe_targets(),
-                        storage.apply(bucket.as_deref(), call),
+                        storage.apply(bucket.as_deref(), call, max_read),
                     )
                     .await
             }
@@ -170,7 +185,7 @@ impl Cloud {
                 self.on_database(|db| db.find_json(&collection, filter, options))
                     .await
             }
-            op => Ok(ejson::to_json_text(&self.apply_checked(op).await?)),
+            op => Ok(ejson::to_json_text(&self.apply_checked(op, None).await?)),
         }
     }
 

@@ -153,7 +153,7 @@ impl Storage {
     pub async fn dispatch(&self, method: &str, args: Value) -> Result<Value> {
         match Op::decode(&format!("storage.{method}"), args)? {
             Op::Storage { bucket, call } => self
-                .apply(bucket.as_deref(), call)
+                .apply(bucket.as_deref(), call, None)
                 .await
                 .map(Bson::into_relaxed_extjson),
             _ => Err(Error::invalid(format!("{method}: not a storage method"))),
@@ -161,7 +161,13 @@ impl Storage {
     }
 
     /// Runs one typed call.
-    pub async fn apply(&self, bucket: Option<&str>, call: StorageCall) -> Result<Bson> {
+    /// `max_read`: the largest file `readFile` reads (a function's limit).
+    pub async fn apply(
+        &self,
+        bucket: Option<&str>,
+        call: StorageCall,
+        max_read: Option<usize>,
+    ) -> Result<Bson> {
         let bucket = self.bucket(bucket)?;
         match call {
             StorageCall::WriteFile {
@@ -175,7 +181,7 @@ impl Storage {
                 Ok(Bson::Null)
             }
             StorageCall::ReadFile { key } => {
-                let bytes = bucket.read_file(&key).await?;
+                let bytes = bucket.read_file(&key, max_read).await?;
                 Ok(Bson::Binary(Binary {
                     subtype: BinarySubtype::Generic,
                     bytes,
@@ -283,7 +289,9 @@ impl Bucket {
         }
     }
 
-    pub async fn read_file(&self, key: &str) -> Result<Vec<u8>> {
+    /// The file's bytes; past `max_read` bytes the read stops with
+    /// `READ_TOO_LARGE` (checked on the announced length, then as it arrives).
+    pub async fn read_file(&self, key: &str, max_read: Option<usize>) -> Result<Vec<u8>> {
         check_key(key)?;
         let out = match self
             .client
@@ -299,11 +307,27 @@ impl Bucket {
                 return Err(self.not_found(e).await);
             }
         };
-        let bytes =
-            out.body.collect().await.map_err(|e| {
+        let too_large = |limit| Error::ReadTooLarge {
+            what: format!("file {key} in bucket {}", self.name),
+            limit,
+            advice: "read it with a download URL (getDownloadUrl) instead",
+        };
+        let announced = out.content_length().unwrap_or(0).max(0) as u64;
+        if let Some(limit) = max_read.filter(|&l| announced > l as u64) {
+            return Err(too_large(limit));
+        }
+        let mut bytes = Vec::with_capacity(announced.min(1 << 20) as usize);
+        let mut body = out.body;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
                 Error::Storage(format!("reading {key} from bucket {}: {e}", self.name))
             })?;
-        Ok(bytes.into_bytes().to_vec())
+            bytes.extend_from_slice(&chunk);
+            if let Some(limit) = max_read.filter(|&l| bytes.len() > l) {
+                return Err(too_large(limit));
+            }
+        }
+        Ok(bytes)
     }
 
     pub async fn delete_file(&self, key: &str) -> Result<()> {

@@ -30,6 +30,8 @@ pub struct Scope {
     /// clients' connection pools serve every tenant, and a function firing
     /// thousands at once would queue everyone else's behind its own.
     calls: Arc<Semaphore>,
+    /// `RUNTIME_MAX_READ_BYTES`: the largest read answered to the function.
+    max_read: usize,
     depth: u32,
     backend: BackendKind,
     /// Set when the function starts running; nested invokes end by it.
@@ -49,6 +51,7 @@ impl Scope {
         Scope {
             invokes: Arc::new(Semaphore::new(engine.config().max_concurrent_invokes)),
             calls: Arc::new(Semaphore::new(engine.config().max_concurrent_calls)),
+            max_read: engine.config().max_read_bytes,
             engine: Arc::downgrade(&engine),
             cloud,
             tenant,
@@ -93,7 +96,7 @@ impl Scope {
             Op::Fetch(req) => self.fetch(req).await,
             op => self
                 .cloud
-                .apply(op, Caller::Function)
+                .apply_within(op, Caller::Function, Some(self.max_read))
                 .await
                 .map(crate::cloud::bson::Bson::into_relaxed_extjson),
         }
@@ -151,6 +154,7 @@ impl CallHandler for Scope {
             tenant: self.tenant.clone(),
             invokes: self.invokes.clone(),
             calls: self.calls.clone(),
+            max_read: self.max_read,
             depth: self.depth,
             backend: self.backend,
             deadline: self.deadline.clone(),
