@@ -38,7 +38,11 @@ export interface Bucket {
    */
   readFile(key: string): Promise<Buffer>
   deleteFile(key: string): Promise<void>
-  /** Every object under `prefix` (all pages). */
+  /**
+   * Every object under `prefix` (all pages). Inside a function, a listing
+   * over `RUNTIME_MAX_READ_BYTES` (each entry counted as its key plus 64
+   * bytes) rejects with `READ_TOO_LARGE`: list a narrower prefix.
+   */
   listFiles(prefix?: string | undefined | null): Promise<Array<{ key: string, size: number, lastModified: Date | null, etag: string | null }>>
   /**
    * A SigV4-presigned PUT URL. `expiresIn` seconds, 1 to 604800 (7 days).

@@ -99,7 +99,8 @@ pub struct RuntimeConfig {
     /// flight at once: the clients' connections are shared by every tenant.
     pub max_concurrent_calls: usize,
     /// The most bytes one database read (`find`, `aggregate`) or storage
-    /// read (`readFile`) returns to a function: the host holds it in memory.
+    /// read (`readFile`, `listFiles`) returns to a function: the host holds
+    /// it in memory.
     pub max_read_bytes: usize,
     /// Cap on one tenant's workers (top-level calls; more wait for its own).
     pub max_workers_per_tenant: usize,

@@ -50,8 +50,24 @@ async fn list_delete_and_missing_keys() {
     b.write_file(&format!("{p}b.txt"), b"hi".to_vec(), None)
         .await
         .unwrap();
-    let files = b.list_files(Some(&p)).await.unwrap();
+    let files = b.list_files(Some(&p), None).await.unwrap();
     assert_eq!(files.len(), 2);
+    // A function's listing stops at its read limit (each entry: key + 64).
+    let one = p.len() + 5 + 64;
+    assert_eq!(
+        b.list_files(Some(&p), Some(2 * one)).await.unwrap().len(),
+        2
+    );
+    let e = b.list_files(Some(&p), Some(2 * one - 1)).await.unwrap_err();
+    assert_eq!(e.code(), "READ_TOO_LARGE");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the listing of {p:?} in bucket {} is larger than {} bytes (RUNTIME_MAX_READ_BYTES): list a narrower prefix",
+            b.name(),
+            2 * one - 1
+        )
+    );
     assert_eq!(files[0].key, format!("{p}a.txt"));
     assert_eq!(files[0].size, 5);
     assert!(files[0].last_modified.is_some(), "{files:?}");

@@ -192,7 +192,7 @@ impl Storage {
                 Ok(Bson::Null)
             }
             StorageCall::ListFiles { prefix } => {
-                let files = bucket.list_files(prefix.as_deref()).await?;
+                let files = bucket.list_files(prefix.as_deref(), max_read).await?;
                 Ok(Bson::Array(
                     files
                         .into_iter()
@@ -342,8 +342,16 @@ impl Bucket {
         Ok(())
     }
 
-    pub async fn list_files(&self, prefix: Option<&str>) -> Result<Vec<FileInfo>> {
+    /// Every file under `prefix`, page after page; past `max_read` bytes
+    /// of listing (each entry counted as its key plus 64 bytes) it stops
+    /// with `READ_TOO_LARGE`.
+    pub async fn list_files(
+        &self,
+        prefix: Option<&str>,
+        max_read: Option<usize>,
+    ) -> Result<Vec<FileInfo>> {
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -356,6 +364,18 @@ impl Bucket {
                 .await
                 .map_err(|e| self.err(e, ""))?;
             for o in page.contents() {
+                bytes += o.key().map_or(0, str::len) + 64;
+                if let Some(limit) = max_read.filter(|&l| bytes > l) {
+                    return Err(Error::ReadTooLarge {
+                        what: format!(
+                            "the listing of {:?} in bucket {}",
+                            prefix.unwrap_or(""),
+                            self.name
+                        ),
+                        limit,
+                        advice: "list a narrower prefix",
+                    });
+                }
                 out.push(FileInfo {
                     key: o.key().unwrap_or_default().to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
