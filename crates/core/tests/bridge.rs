@@ -125,3 +125,51 @@ async fn bridge_urls_must_name_an_ip() {
     let e = Bridge::start("0.0.0.0:0", None).await.err().unwrap();
     assert!(e.to_string().contains("set RUNTIME_BRIDGE_URL"), "{e}");
 }
+
+/// Connections that never send a request are closed after the header
+/// timeout, and past `max_connections` a new client waits its turn instead
+/// of the host taking one more socket: two silent clients cannot keep a
+/// bridge with two slots from serving for longer than that timeout.
+#[tokio::test]
+async fn silent_connections_are_closed_and_bounded() {
+    use runtime_core::bridge::BridgeLimits;
+    use runtime_core::egress::EgressPolicy;
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = BridgeLimits {
+        max_connections: 2,
+        header_timeout: Duration::from_millis(800),
+    };
+    let bridge = Bridge::start_limited("127.0.0.1:0", None, EgressPolicy::default(), limits)
+        .await
+        .unwrap();
+    let addr = bridge.url().trim_start_matches("http://").to_string();
+    let started = Instant::now();
+    // One client sends nothing, the other half a request head.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    partial
+        .write_all(b"POST /v1/call HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A real client now waits for a slot, then is served.
+    let (status, body) = call(bridge.url(), None).await;
+    let waited = started.elapsed();
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["errorCode"], "BRIDGE_TOKEN_MISSING");
+    assert!(
+        waited >= Duration::from_millis(600),
+        "served after {waited:?}: the two silent connections should have held both slots"
+    );
+    // Both silent connections were closed by the server (end of stream).
+    for s in [&mut silent, &mut partial] {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("closed by the server within the timeout")
+            .unwrap_or(0);
+        // hyper may answer a half-sent head with 408 before closing.
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+}

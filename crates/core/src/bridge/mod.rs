@@ -15,6 +15,11 @@
 //!   redirected }`: a function's own `fetch`, performed by the host under the
 //!   [`EgressPolicy`] and bounded by the invocation's deadline. The bridge's
 //!   own address is always refused.
+//!
+//! Anyone who can reach its port can open connections, sandboxed code
+//! included, so it holds at most [`BridgeLimits::max_connections`] at once
+//! (more wait in the listen backlog) and closes a connection that has not
+//! sent a whole request head within [`BridgeLimits::header_timeout`].
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -41,6 +46,25 @@ use crate::sandbox::CallHandler;
 
 /// Largest request body the bridge reads (a `writeFile` of a few MiB fits).
 const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// What one client may hold of the bridge.
+#[derive(Debug, Clone, Copy)]
+pub struct BridgeLimits {
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request head (and how long
+    /// an idle keep-alive connection stays open).
+    pub header_timeout: std::time::Duration,
+}
+
+impl Default for BridgeLimits {
+    fn default() -> Self {
+        BridgeLimits {
+            max_connections: 1024,
+            header_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -125,6 +149,16 @@ impl Bridge {
         public_url: Option<&str>,
         egress: EgressPolicy,
     ) -> Result<Bridge> {
+        Self::start_limited(bind, public_url, egress, BridgeLimits::default()).await
+    }
+
+    /// As [`Bridge::start_with`], holding connections within `limits`.
+    pub async fn start_limited(
+        bind: &str,
+        public_url: Option<&str>,
+        egress: EgressPolicy,
+        limits: BridgeLimits,
+    ) -> Result<Bridge> {
         let listener = TcpListener::bind(bind).await.map_err(|e| {
             Error::Config(format!("RUNTIME_BRIDGE_BIND={bind:?}: cannot listen: {e}"))
         })?;
@@ -161,8 +195,15 @@ impl Bridge {
         });
         let (shutdown, mut stop) = watch::channel(false);
         let serving = inner.clone();
+        let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
         tokio::spawn(async move {
             loop {
+                // A slot first: past the limit, connections wait unaccepted.
+                let slot = tokio::select! {
+                    s = slots.clone().acquire_owned() => s,
+                    _ = stop.changed() => break,
+                };
+                let Ok(slot) = slot else { break };
                 let accepted = tokio::select! {
                     a = listener.accept() => a,
                     _ = stop.changed() => break,
@@ -171,11 +212,14 @@ impl Bridge {
                 let inner = serving.clone();
                 let mut stop = stop.clone();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let svc = hyper::service::service_fn(move |req| {
                         let inner = inner.clone();
                         async move { Ok::<_, Infallible>(handle(inner, req).await) }
                     });
                     let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(limits.header_timeout)
                         .serve_connection(TokioIo::new(stream), svc);
                     let mut conn = std::pin::pin!(conn);
                     tokio::select! {
