@@ -139,6 +139,7 @@ async fn silent_connections_are_closed_and_bounded() {
     let limits = BridgeLimits {
         max_connections: 2,
         header_timeout: Duration::from_millis(800),
+        ..Default::default()
     };
     let bridge = Bridge::start_limited("127.0.0.1:0", None, EgressPolicy::default(), limits)
         .await
@@ -172,4 +173,79 @@ async fn silent_connections_are_closed_and_bounded() {
         let text = String::from_utf8_lossy(&buf[..n]);
         assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "{text}");
     }
+}
+
+/// One token's requests are served `calls_per_token` at a time (the others
+/// wait before their body is read), and a body over `max_body` is refused
+/// with a clear error: one invocation cannot make the host hold many large
+/// bodies at once.
+#[tokio::test]
+async fn one_tokens_requests_and_bodies_are_bounded() {
+    use runtime_core::bridge::BridgeLimits;
+    use runtime_core::egress::EgressPolicy;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[derive(Default)]
+    struct Counts {
+        now: AtomicUsize,
+        peak: AtomicUsize,
+    }
+    struct Slow(Arc<Counts>);
+    impl CallHandler for Slow {
+        fn call(&self, _op: String, _args: Value) -> CallFuture {
+            let this = self.0.clone();
+            Box::pin(async move {
+                let n = this.now.fetch_add(1, Ordering::SeqCst) + 1;
+                this.peak.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                this.now.fetch_sub(1, Ordering::SeqCst);
+                Ok(json!(null))
+            })
+        }
+    }
+
+    let limits = BridgeLimits {
+        max_body: 4096,
+        calls_per_token: 2,
+        ..Default::default()
+    };
+    let bridge = Bridge::start_limited("127.0.0.1:0", None, EgressPolicy::default(), limits)
+        .await
+        .unwrap();
+    let slow = Arc::new(Counts::default());
+    let ticket = bridge.issue(
+        Arc::new(Slow(slow.clone())),
+        tokio::time::Instant::now() + Duration::from_secs(30),
+    );
+    let client = reqwest::Client::new();
+    let post = |body: Value| {
+        client
+            .post(format!("{}/v1/call", bridge.url()))
+            .bearer_auth(ticket.token())
+            .json(&body)
+            .send()
+    };
+    let calls = (0..6).map(|_| post(json!({ "op": "db.findOne", "args": {} })));
+    for res in futures_util::future::join_all(calls).await {
+        assert_eq!(res.unwrap().status().as_u16(), 200);
+    }
+    assert_eq!(
+        slow.peak.load(Ordering::SeqCst),
+        2,
+        "requests served at once"
+    );
+
+    let res = post(json!({ "op": "db.insertOne", "args": { "doc": { "x": "y".repeat(5000) } } }))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("bridge request body over 4096 bytes (RUNTIME_MAX_RESULT_BYTES plus 1 MiB) or unreadable"),
+        "{body}"
+    );
 }

@@ -44,9 +44,6 @@ use crate::egress::{EgressPolicy, EgressRequest};
 use crate::error::{Error, Result};
 use crate::sandbox::CallHandler;
 
-/// Largest request body the bridge reads (a `writeFile` of a few MiB fits).
-const MAX_BODY: usize = 64 * 1024 * 1024;
-
 /// What one client may hold of the bridge.
 #[derive(Debug, Clone, Copy)]
 pub struct BridgeLimits {
@@ -55,6 +52,13 @@ pub struct BridgeLimits {
     /// How long a connection may take to send a request head (and how long
     /// an idle keep-alive connection stays open).
     pub header_timeout: std::time::Duration,
+    /// Largest request body read (the engine: `RUNTIME_MAX_RESULT_BYTES`
+    /// plus 1 MiB, what a local worker's call frame may carry).
+    pub max_body: usize,
+    /// Requests of one token served at once (the engine:
+    /// `RUNTIME_MAX_CONCURRENT_CALLS`); the others wait before their body
+    /// is read, so one invocation holds at most this many bodies in memory.
+    pub calls_per_token: usize,
 }
 
 impl Default for BridgeLimits {
@@ -62,6 +66,8 @@ impl Default for BridgeLimits {
         BridgeLimits {
             max_connections: 1024,
             header_timeout: std::time::Duration::from_secs(10),
+            max_body: 64 * 1024 * 1024,
+            calls_per_token: 16,
         }
     }
 }
@@ -81,6 +87,7 @@ struct Inner {
     // std Mutex: held only to insert, remove or clone an entry.
     live: Mutex<HashMap<u64, Live>>,
     egress: EgressPolicy,
+    limits: BridgeLimits,
 }
 
 /// What a live token opens: the invocation's calls, until its deadline.
@@ -88,6 +95,8 @@ struct Inner {
 struct Live {
     handler: Arc<dyn CallHandler>,
     deadline: Instant,
+    /// `calls_per_token` permits.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The capability of one invocation; dropping it ends the token.
@@ -192,6 +201,7 @@ impl Bridge {
             next: AtomicU64::new(1),
             live: Mutex::new(HashMap::new()),
             egress,
+            limits,
         });
         let (shutdown, mut stop) = watch::channel(false);
         let serving = inner.clone();
@@ -250,7 +260,17 @@ impl Bridge {
     pub fn issue(&self, handler: Arc<dyn CallHandler>, deadline: Instant) -> Ticket {
         let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut live) = self.inner.live.lock() {
-            live.insert(id, Live { handler, deadline });
+            let slots = Arc::new(tokio::sync::Semaphore::new(
+                self.inner.limits.calls_per_token.max(1),
+            ));
+            live.insert(
+                id,
+                Live {
+                    handler,
+                    deadline,
+                    slots,
+                },
+            );
         }
         Ticket {
             id,
@@ -357,11 +377,18 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Response<Full<Byte
         Ok(l) => l,
         Err(e) => return reply(StatusCode::UNAUTHORIZED, error_body(&e)),
     };
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+    // A slot of this invocation before its body is read: waiting past the
+    // deadline means the invocation is over.
+    let slot = tokio::time::timeout_at(live.deadline, live.slots.clone().acquire_owned()).await;
+    let Ok(Ok(_slot)) = slot else {
+        return reply(StatusCode::UNAUTHORIZED, error_body(&Error::TokenExpired));
+    };
+    let max_body = inner.limits.max_body;
+    let body = match Limited::new(req.into_body(), max_body).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             let e = Error::invalid(format!(
-                "bridge request body unreadable or over {MAX_BODY} bytes: {e}"
+                "bridge request body over {max_body} bytes (RUNTIME_MAX_RESULT_BYTES plus 1 MiB) or unreadable: {e}"
             ));
             return reply(StatusCode::BAD_REQUEST, error_body(&e));
         }

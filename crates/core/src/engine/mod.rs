@@ -478,10 +478,15 @@ impl Engine {
                         what: "the Dify Sandbox API key",
                         var: "SANDBOX_API_KEY",
                     })?;
-                let bridge = Bridge::start_with(
+                let bridge = Bridge::start_limited(
                     &self.config.bridge_bind,
                     self.config.bridge_url.as_deref(),
                     self.config.egress.clone(),
+                    crate::bridge::BridgeLimits {
+                        max_body: self.config.max_result_bytes + FRAME_OVERHEAD,
+                        calls_per_token: self.config.max_concurrent_calls,
+                        ..Default::default()
+                    },
                 )
                 .await?;
                 DifyClient::new(
