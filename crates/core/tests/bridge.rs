@@ -27,6 +27,16 @@ async fn call(url: &str, token: Option<&str>) -> (u16, Value) {
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
+/// An HTTP 400 whose error starts with `prefix`.
+async fn expect_bad_request(res: reqwest::Response, prefix: &str) {
+    assert_eq!(res.status().as_u16(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().starts_with(prefix),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn tokens_live_exactly_as_long_as_their_invocation() {
     let bridge = Bridge::start("127.0.0.1:0", None).await.unwrap();
@@ -99,15 +109,7 @@ async fn a_token_of_another_bridge_is_invalid_and_bad_requests_are_400() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status().as_u16(), 400);
-    let body: Value = res.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("bridge request is not JSON"),
-        "{body}"
-    );
+    expect_bad_request(res, "bridge request is not JSON").await;
 }
 
 #[tokio::test]
@@ -239,13 +241,9 @@ async fn one_tokens_requests_and_bodies_are_bounded() {
     let res = post(json!({ "op": "db.insertOne", "args": { "doc": { "x": "y".repeat(5000) } } }))
         .await
         .unwrap();
-    assert_eq!(res.status().as_u16(), 400);
-    let body: Value = res.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("bridge request body over 4096 bytes (RUNTIME_MAX_RESULT_BYTES plus 1 MiB) or unreadable"),
-        "{body}"
-    );
+    expect_bad_request(
+        res,
+        "bridge request body over 4096 bytes (RUNTIME_MAX_RESULT_BYTES plus 1 MiB) or unreadable",
+    )
+    .await;
 }

@@ -115,8 +115,8 @@ impl Cloud {
         self.apply_within(op, caller, None).await
     }
 
-    /// As [`Cloud::apply`], with reads (`find`, `aggregate`, `readFile`)
-    /// refused past `max_read` bytes (`READ_TOO_LARGE`): what a function's
+    /// As [`Cloud::apply`], with reads (`find`, `aggregate`, `readFile`,
+    /// `listFiles`) refused past `max_read` bytes (`READ_TOO_LARGE`): what a function's
     /// calls get, since the host holds each answer in memory.
     pub async fn apply_within(
         &self,

@@ -42,7 +42,7 @@ pub struct ModuleCache {
     // std Mutex: held for lookups and inserts only, never while compiling.
     inner: Mutex<Inner>,
     /// Large programs compiling at once: half the cores (at least one), so
-    /// a tenant sending large programs leaves the others cores to run on.
+    /// a tenant sending large programs leaves the other cores to run on.
     large_compiles: tokio::sync::Semaphore,
 }
 
@@ -110,11 +110,11 @@ impl ModuleCache {
         code: String,
         how: crate::compile::How,
     ) -> crate::error::Result<Prepared> {
+        if code.len() <= INLINE_COMPILE_MAX {
+            return Ok(self.get_or_compile(tenant, name, "", &code, how));
+        }
         if let Some(hit) = self.get(tenant, name, &code, how) {
             return Ok(hit);
-        }
-        if code.len() <= INLINE_COMPILE_MAX {
-            return Ok(self.insert(tenant, name, &code, how, prepare(name, &code, how)));
         }
         // Never closed, so acquiring cannot fail.
         let _permit = self.large_compiles.acquire().await.ok();
