@@ -529,8 +529,10 @@ export declare function shutdown(): Promise<void>
  * Checks the syntax of `code` in Rust, without running it or starting a sandbox
  * (microseconds to a few ms). The code is read as a snippet, a function body: top-level
  * `return` and `await` are valid, and so are `import`/`export`, so a module validates
- * too. Early errors count (a `let` declared twice, `break` outside a loop); types are not
- * checked. `language`: `'typescript'` (`'ts'`) or `'javascript'` (`'js'`, `'nodejs'`);
+ * too. Early errors count (a `let` declared twice, `break` outside a loop, an invalid
+ * regular expression); types are not checked. As `runCode` runs it, a snippet is a
+ * sloppy-mode function body: `with`, `010` and `delete x` are valid unless it starts with
+ * `'use strict'` or uses `import`/`export` (module code is strict). `language`: `'typescript'` (`'ts'`) or `'javascript'` (`'js'`, `'nodejs'`);
  * any other is an `INVALID_ARGUMENT` error.
  *
  * The parser recurses on the native stack, so code reaches it only when an upper bound

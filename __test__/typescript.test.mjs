@@ -2,6 +2,10 @@
 // validateCode and runCode, as Node sees them. typescript.dify.test.mjs runs
 // this file again on the dify backend.
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
 
 const require = createRequire(import.meta.url);
@@ -96,6 +100,43 @@ describe('validateCode', () => {
     ]);
     // Type annotations are TypeScript, not JavaScript.
     expect(validateCode('js', 'const x: number = 1').valid).toBe(false);
+  });
+
+  // A snippet is a sloppy-mode function body, as runCode runs it and as
+  // `node --check` reads a CommonJS file: validateCode, runCode and node
+  // agree on what is an error.
+  it('agrees with runCode and node --check on sloppy code, strict mode and regular expressions', async () => {
+    const valid = ['with ({}) {}', 'var a = 010;', 'delete x;', 'var yield = 1;', 'function f(a, a) {}',
+      'if (1) function f() {}', 'var r = /{/;', 'var r = /]/;'];
+    const invalid = {
+      "'use strict';\nwith ({}) {}": "'with' statements are not allowed",
+      "'use strict';\nvar a = 010;": "'0'-prefixed octal literals and octal escape sequences are deprecated",
+      'let a;\nvar a;': 'Identifier `a` has already been declared',
+      'x;\nvar r = /(/;': 'Invalid regular expression: Unterminated capturing group',
+      'x;\nvar r = /a{2,1}/;': 'Invalid regular expression: Numbers out of order in braced quantifier',
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'validate-'));
+    const nodeAccepts = (code) => {
+      writeFileSync(join(dir, 'c.js'), code);
+      try { execFileSync(process.execPath, ['--check', join(dir, 'c.js')], { stdio: 'pipe' }); return true; } catch { return false; }
+    };
+    try {
+      for (const code of valid) {
+        expect([code, validateCode('js', code)]).toEqual([code, { valid: true, errors: [] }]);
+        expect([code, nodeAccepts(code)]).toEqual([code, true]);
+        const r = await runCode({ language: 'js', code });
+        expect([code, r.errorCode, r.exitCode]).toEqual([code, undefined, 0]);
+      }
+      for (const [code, message] of Object.entries(invalid)) {
+        const v = validateCode('js', code);
+        expect([code, v.valid, v.errors[0].line, v.errors[0].message.startsWith(message)]).toEqual([code, false, 2, true]);
+        expect([code, nodeAccepts(code)]).toEqual([code, false]);
+        const r = await runCode({ language: 'js', code });
+        expect([code, r.errorCode]).toEqual([code, 'SYNTAX_ERROR']);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unknown language or a wrong argument is INVALID_ARGUMENT', () => {

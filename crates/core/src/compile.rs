@@ -234,6 +234,9 @@ fn parse_options() -> ParseOptions {
     ParseOptions {
         // CommonJS modules and snippets are function bodies.
         allow_return_outside_function: true,
+        // An invalid regular expression literal is an early error in V8
+        // (`/(/`): report it before the code runs, not when it is loaded.
+        parse_regular_expression: true,
         ..ParseOptions::default()
     }
 }
@@ -345,7 +348,7 @@ fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic>
         lang,
         mode: Mode::Snippet,
     };
-    let ret = Parser::new(allocator, code, source_type(how))
+    let mut ret = Parser::new(allocator, code, source_type(how))
         .with_options(parse_options())
         .parse();
     let mut out: Vec<Diagnostic> = ret
@@ -354,6 +357,7 @@ fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic>
         .map(|d| diagnostic(code, d))
         .collect();
     if out.is_empty() && !ret.panicked {
+        check_as_function_body(&mut ret);
         // Early errors the parser leaves to semantic analysis (a `let`
         // declared twice, a `break` outside a loop).
         let sem = SemanticBuilder::new()
@@ -363,6 +367,17 @@ fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic>
     }
     out.sort_by_key(|d| (d.line, d.column));
     out
+}
+
+/// A snippet runs as the body of a sloppy-mode async function (runCode's
+/// wrapper), so semantic checks must apply strict-mode rules (`with`, `010`,
+/// `delete x`) only under a 'use strict' directive, or to code with
+/// import/export (ES module code is strict). The module goal the snippet was
+/// parsed with was only there to let top-level `await` parse.
+fn check_as_function_body(parsed: &mut ParserReturn) {
+    if !parsed.module_record.has_module_syntax {
+        parsed.program.source_type = parsed.program.source_type.with_commonjs(true);
+    }
 }
 
 fn syntax_error(file: &str, src: &str, d: &Diagnostic, kind: FailureKind) -> CompileError {
@@ -443,6 +458,9 @@ fn compile_in(
             };
             return Err(syntax_error(&file, code, &d, FailureKind::SyntaxError));
         }
+    }
+    if how.mode == Mode::Snippet {
+        check_as_function_body(&mut parsed);
     }
     let esm =
         parsed.module_record.has_module_syntax || !parsed.module_record.dynamic_imports.is_empty();
@@ -994,5 +1012,95 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].line, 2, "{d:?}");
         assert!(!validate(Lang::JavaScript, "const x: number = 1").is_empty());
+    }
+
+    #[test]
+    fn snippets_are_checked_as_sloppy_function_bodies() {
+        // TypeScript itself refuses `with`, in any mode.
+        assert_eq!(
+            validate(Lang::JavaScript, "with ({ a: 1 }) { return a; }"),
+            vec![]
+        );
+        let sloppy = [
+            "var a = 010;",
+            "delete x;",
+            "var yield = 1, static = 2;",
+            "function f(a, a) {}",
+            "if (1) function f() {}",
+            "function a() {} var a;",
+        ];
+        for code in sloppy {
+            for lang in [Lang::JavaScript, Lang::TypeScript] {
+                assert_eq!(validate(lang, code), vec![], "{lang:?}: {code}");
+            }
+            let snippet = How {
+                lang: Lang::TypeScript,
+                mode: Mode::Snippet,
+            };
+            assert!(
+                compile("s", code, snippet).is_ok(),
+                "runCode's compile: {code}"
+            );
+        }
+        // Strict where the code asks for it, or where it is module code.
+        let strict = [
+            (
+                "'use strict';\nwith (a) {}",
+                "'with' statements are not allowed",
+            ),
+            (
+                "import fs from 'node:fs';\nwith (fs) {}",
+                "'with' statements are not allowed",
+            ),
+            (
+                "'use strict';\nvar a = 010;",
+                "'0'-prefixed octal literals and octal escape sequences are deprecated",
+            ),
+        ];
+        for (code, message) in strict {
+            let d = validate(Lang::JavaScript, code);
+            assert_eq!((d[0].line, d[0].message.as_str()), (2, message), "{code}");
+        }
+        // Lexical redeclarations stay errors in sloppy code.
+        assert_eq!(validate(Lang::JavaScript, "let a; var a;").len(), 1);
+    }
+
+    #[test]
+    fn invalid_regular_expressions_are_syntax_errors() {
+        let cases = [
+            (
+                "let a = /(/;",
+                "Invalid regular expression: Unterminated capturing group",
+            ),
+            (
+                "let a = /a{2,1}/;",
+                "Invalid regular expression: Numbers out of order in braced quantifier",
+            ),
+            (
+                "let a = /(?<n>a)(?<n>b)/;",
+                "Invalid regular expression: Duplicated capturing group names",
+            ),
+        ];
+        for (code, message) in cases {
+            let d = validate(Lang::JavaScript, code);
+            assert_eq!(d.len(), 1, "{code}: {d:?}");
+            assert!(d[0].message.starts_with(message), "{code}: {d:?}");
+            let ts = How {
+                lang: Lang::TypeScript,
+                mode: Mode::Module,
+            };
+            let Err(e) = compile("re", code, ts) else {
+                panic!("{code} compiled")
+            };
+            assert!(
+                e.message.starts_with(&format!("SyntaxError: {message}")),
+                "{}",
+                e.message
+            );
+        }
+        // Annex B's sloppy forms, which V8 accepts without the u flag.
+        for code in ["/{/", "/]/", "/\\8/", "/a{/", "/[\\d-a]/", "/\\c/"] {
+            assert_eq!(validate(Lang::JavaScript, code), vec![], "{code}");
+        }
     }
 }
