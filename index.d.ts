@@ -313,6 +313,8 @@ export interface ExecuteResult {
    * One string per console call, `util.format`-style; `console.error` lines start
    * `[ERROR] `, `warn` `[WARN] `, `debug` `[DEBUG] `. Capped at 1 MiB with a
    * `[TRUNCATED] …` marker line. Lines of a `cloud.invoke`d function are prefixed `[name] `.
+   * A logged stack (`console.error(err)`) names the user's file and lines as `stack` does,
+   * without the runtime's own frames.
    */
   logs: Array<string>
   /** Wall milliseconds of the execution. */
@@ -327,7 +329,10 @@ export interface ExecuteResult {
   error?: string
   /**
    * The error's stack, with the user's own line numbers (`name.js:LINE:COL`; for
-   * TypeScript `name.ts:LINE:COL`, mapped back through the compiler's source map).
+   * TypeScript `name.ts:LINE:COL`, mapped back through the compiler's source map), and
+   * only the function's own frames: the runtime's worker script and Node's internals are
+   * left out of every stack a function sees, too. A stack the function returns as a value
+   * keeps the compiled program's `name.js` positions.
    */
   stack?: string
   /**

@@ -43,6 +43,32 @@ describe('executeFunction with TypeScript and ES modules', () => {
     expect(r.stack).not.toContain('tsfn.js');
   });
 
+  it('a stack the function logs names the .ts lines too, and no runtime frames', async () => {
+    const code = [
+      'interface Box { n: number }',
+      'function fail(b: Box): never {',
+      "  throw new RangeError('bad box ' + b.n);",
+      '}',
+      'export default async function handler(ctx: { body: Box }) {',
+      '  try {',
+      '    fail(ctx.body);',
+      '  } catch (e) {',
+      '    console.error(e);',
+      '    return (e as Error).stack;',
+      '  }',
+      '}',
+    ].join('\n');
+    const r = await ts('logged', code, { body: { n: 1 } });
+    expect(r.error).toBeUndefined();
+    expect(r.logs).toEqual(['[ERROR] RangeError: bad box 1\n    at fail (logged.ts:3:9)\n    at handler (logged.ts:7:5)']);
+    // The value the function read: the same two frames, in the compiled
+    // program's positions (only what the runtime reports is mapped).
+    expect(r.data).toMatch(/^RangeError: bad box 1\n    at fail \(logged\.js:\d+:\d+\)\n    at handler \(logged\.js:\d+:\d+\)$/);
+    // A function's own prepareStackTrace still wins in its context.
+    const own = await executeFunction('own', "module.exports = () => { Error.prepareStackTrace = () => 'mine'; return new Error('x').stack }", '', {});
+    expect(own.data).toBe('mine');
+  });
+
   it('a syntax error names the .ts line and does not run', async () => {
     const r = await ts('broken', 'const a: number = 1;\n\nlet b: string = ;\nexport default () => a;\n');
     expect(r.errorCode).toBe('SYNTAX_ERROR');
@@ -176,6 +202,11 @@ describe('runCode (the coze-loop contract)', () => {
     expect(r.error).toBe('bad 1');
     expect(r.errorCode).toBe('FUNCTION_THREW');
     expect(r.stderr).toMatch(/^TypeError: bad 1\n\s+at snippet\.ts:3:7/);
+  });
+
+  it('an error the snippet logs reads in snippet lines, with no runtime frames', async () => {
+    const r = await runCode({ language: 'ts', code: "const n: number = 2;\nconsole.error(new Error('logged ' + n));\nreturn n;" });
+    expect(r).toMatchObject({ stdout: '', stderr: 'Error: logged 2\n    at snippet.ts:2:15\n', retVal: '2', exitCode: 0 });
   });
 
   it('a syntax error and a timeout are errors', async () => {

@@ -32,6 +32,7 @@ function __difyMain(cfg) {
   const fs = require('fs');
   const net = require('net');
   const ownFile = 'dify-runtime';
+  __hideRuntimeFrames(ownFile);
 
   // ------------------------------------------------------------ stdout
   let pending = [];

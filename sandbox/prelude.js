@@ -230,12 +230,35 @@ function __serialize(value, maxBytes) {
   return s;
 }
 
+// Runtime frames: our own file, Node internals, and (on Dify) the eval'd program.
+const __RUNTIME_FRAME = /\(node:|\(vm\.js|at node:|\beval at\b|at __invoke|at __difyMain|at Object\.<anonymous> \(/;
+function __isRuntimeFrame(line, ownFile) {
+  return /^\s+at /.test(line) && (line.includes(ownFile) || __RUNTIME_FRAME.test(line));
+}
+
 // Keeps the user's frames and drops the runtime's own.
 function __cleanStack(stack, ownFile) {
   if (typeof stack !== 'string') return undefined;
-  // Runtime frames: our own file, Node internals, and (on Dify) the eval'd program.
-  const internal = /\(node:|\(vm\.js|at node:|\beval at\b|at __invoke|at __difyMain|at Object\.<anonymous> \(/;
-  return stack.split('\n').filter((l) => !(/^\s+at /.test(l) && (l.includes(ownFile) || internal.test(l)))).join('\n');
+  return stack.split('\n').filter((l) => !__isRuntimeFrame(l, ownFile)).join('\n');
+}
+
+// Every error's `stack` as user code reads, logs or returns it leaves out the
+// runtime's frames too (they named this file's path and Node's stream
+// internals under every function's own frames). Set on the driver's own
+// Error: Node asks it for errors of every context whose Error has no
+// prepareStackTrace of its own (Node 20 and 24), so a function still sees
+// `Error.prepareStackTrace` undefined and may set its own. The format is
+// V8's default, frame for frame.
+function __hideRuntimeFrames(ownFile) {
+  Error.prepareStackTrace = (error, frames) => {
+    let out;
+    try { out = Error.prototype.toString.call(error); } catch { out = 'Error'; }
+    for (const f of frames) {
+      const line = `    at ${f}`;
+      if (!__isRuntimeFrame(line, ownFile)) out += '\n' + line;
+    }
+    return out;
+  };
 }
 
 // Node's permission model says only "Access to this API has been restricted".

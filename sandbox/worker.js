@@ -9,6 +9,7 @@
 // ---------------------------------------------------------------------------
 
 const __OWN_FILE = __filename;
+__hideRuntimeFrames(__OWN_FILE);
 const __MODULE_BUDGET = Number(process.argv[2]) || 32 * 1024 * 1024;
 const __modules = new Map(); // key → {script, filename, bytes}; Map order = LRU order
 const __keyOfName = new Map(); // name → key: a new hash replaces the old entry

@@ -270,16 +270,22 @@ pub(crate) fn failed_result(
     }
 }
 
-/// An outcome's error and stack with the user's file and positions.
+/// An outcome's error, stack and log lines with the user's file and
+/// positions: a stack the function logged (`console.error(err)`) reads
+/// `name.ts:7` as its failure does.
 pub(crate) fn remap(
     compiled: Option<&Result<Compiled, CompileError>>,
     error: Option<String>,
     stack: Option<String>,
+    logs: &mut [String],
 ) -> (Option<String>, Option<String>) {
-    match compiled {
-        Some(Ok(c)) => (error.map(|e| c.remap(&e)), stack.map(|s| c.remap(&s))),
-        _ => (error, stack),
+    let Some(Ok(c)) = compiled else {
+        return (error, stack);
+    };
+    for line in logs.iter_mut().filter(|l| l.contains(&c.sandbox_file)) {
+        *line = c.remap(line);
     }
+    (error.map(|e| c.remap(&e)), stack.map(|s| c.remap(&s)))
 }
 
 /// 1-based line and UTF-16 column of a byte offset.
@@ -973,6 +979,29 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn logged_stacks_are_remapped_and_other_lines_kept() {
+        let how = How {
+            lang: Lang::TypeScript,
+            mode: Mode::Snippet,
+        };
+        let compiled = compile(
+            "snippet",
+            "const n: number = 1;\nconsole.error(new Error('x'));",
+            how,
+        )
+        .map(|c| c.expect("a snippet is always compiled"));
+        // Line 1 up to the prefix's length is the wrapper's code.
+        let mut logs = vec![
+            "eError: x\n    at snippet.js:2:15\n    at module.exports (snippet.js:1:5)".to_string(),
+            "osnippet.json is a file name, not a frame".to_string(),
+        ];
+        let (error, stack) = remap(Some(&compiled), None, None, &mut logs);
+        assert_eq!((error, stack), (None, None));
+        assert_eq!(logs[0], "eError: x\n    at snippet.ts:2:15");
+        assert_eq!(logs[1], "osnippet.json is a file name, not a frame");
     }
 
     #[test]

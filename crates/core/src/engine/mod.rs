@@ -434,14 +434,15 @@ impl Engine {
         };
         let Outcome {
             data,
-            logs,
+            mut logs,
             error,
             stack,
             kind,
             run_ms: time,
         } = outcome;
         // [compile] Stacks name the user's file and lines (`name.ts:7`).
-        let (error, stack) = crate::compile::remap(prepared.compiled.as_deref(), error, stack);
+        let (error, stack) =
+            crate::compile::remap(prepared.compiled.as_deref(), error, stack, &mut logs);
         let kind = match (&error, kind) {
             (Some(_), None) => Some(FailureKind::FunctionThrew),
             (_, k) => k,
