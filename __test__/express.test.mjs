@@ -83,6 +83,18 @@ describe('HTTP behaviour', () => {
     }
   });
 
+  it('a malformed or oversized JSON body is a 400 or 413 in JSON, and the server keeps serving', async () => {
+    const send = (body) => fetch(`${base}/invoke/hello`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-develop-token': token }, body });
+    const bad = await send('{bad');
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/^application\/json/);
+    expect((await bad.json()).error).toMatch(/^Invalid JSON body: /);
+    const big = await send(JSON.stringify({ a: 'x'.repeat(200_000) }));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ error: 'Request body larger than 102400 bytes' });
+    expect((await invoke('hello')).status).toBe(200);
+  });
+
   it('404 for an unknown function', async () => {
     const res = await invoke('nope');
     expect(res.status).toBe(404);

@@ -101,6 +101,18 @@ export async function createApp({ developToken, mongoUrl, dbName = 'simple_ide',
     }
   });
 
+  // express.json()'s failures (malformed JSON, a body over its 100 KB limit)
+  // answer in JSON like every other error here, not with Express's HTML page
+  // and its stack of server paths.
+  app.use((err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const status = err.status >= 400 && err.status < 500 ? err.status : 500;
+    const error = err.type === 'entity.parse.failed' ? `Invalid JSON body: ${err.message}`
+      : err.type === 'entity.too.large' ? `Request body larger than ${err.limit} bytes`
+        : status < 500 ? err.message : 'Internal server error';
+    res.status(status).json({ error });
+  });
+
   return { app, db: client.db(dbName), close: () => client.close() };
 }
 
