@@ -96,6 +96,13 @@ describe('executeFunction with TypeScript and ES modules', () => {
     expect(r.error).toBe('top-level await is not supported in a function module: await inside the exported function (esm.js:1)');
     r = await run("import _ from 'lodash';\nexport default () => _");
     expect(r.error).toMatch(/^Cannot find module 'lodash': functions can require only Node built-in modules/);
+    // Decorators: named at their .ts line, in runCode and validateCode alike.
+    const deco = 'decorators are not supported: Node.js does not run them, and the runtime does not compile them (call the function instead)';
+    r = await ts('deco', "function sealed(c: Function) {}\n@sealed\nclass D {}\nexport default () => 1;");
+    expect([r.errorCode, r.error]).toEqual(['SYNTAX_ERROR', `SyntaxError: ${deco} (deco.ts:2)`]);
+    const rc = await runCode({ language: 'ts', code: 'const d = (c: any) => c;\n@d class E {}\nreturn 1;' });
+    expect([rc.errorCode, rc.error]).toEqual(['SYNTAX_ERROR', `SyntaxError: ${deco} (snippet.ts:2)`]);
+    expect(validateCode('ts', 'const d = (c: any) => c;\n@d class E {}\nreturn 1;').errors).toEqual([{ message: deco, line: 2, column: 1 }]);
   });
 
   it('an unknown language is INVALID_ARGUMENT; python3 is not supported yet', async () => {

@@ -363,6 +363,7 @@ fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic>
         .map(|d| diagnostic(code, d))
         .collect();
     if out.is_empty() && !ret.panicked {
+        out.extend(decorator_error(code, &ret.program));
         check_as_function_body(&mut ret);
         // Early errors the parser leaves to semantic analysis (a `let`
         // declared twice, a `break` outside a loop).
@@ -485,6 +486,9 @@ fn compile_in(
     if how == How::default() && !esm {
         return Ok(None);
     }
+    if let Some(d) = decorator_error(code, &parsed.program) {
+        return Err(syntax_error(&file, code, &d, FailureKind::SyntaxError));
+    }
 
     let (js, map) = match how.lang {
         Lang::JavaScript => (String::new(), None),
@@ -601,6 +605,33 @@ const o = (...a) => c.log('o' + u.format(...a)), e = (...a) => c.log('e' + u.for
 return Object.assign(Object.create(c), { log: o, info: o, debug: o, error: e, warn: e, \
 dir: (x, opts) => c.log('o' + u.inspect(x, opts)), \
 trace: (...a) => e('Trace: ' + u.format(...a) + '\\n' + String(new Error().stack).split('\\n').slice(2).join('\\n')) }); }\n";
+
+/// Decorators parse (TypeScript, and the TC39 proposal), but no Node.js runs
+/// them and oxc compiles them only with helpers the sandbox does not have:
+/// V8 refused the compiled program with `Invalid or unexpected token
+/// (name.js:1)`, the wrong file and line.
+fn decorator_error(src: &str, program: &Program) -> Option<Diagnostic> {
+    use oxc::ast::ast::Decorator;
+    use oxc::ast_visit::Visit;
+    struct Finder(Option<u32>);
+    impl<'a> Visit<'a> for Finder {
+        fn visit_decorator(&mut self, it: &Decorator<'a>) {
+            self.0.get_or_insert(it.span.start);
+        }
+    }
+    // Most code has no `@` at all: no walk of its tree.
+    if !src.contains('@') {
+        return None;
+    }
+    let mut f = Finder(None);
+    f.visit_program(program);
+    let (line, column) = line_col(src, f.0?);
+    Some(Diagnostic {
+        message: "decorators are not supported: Node.js does not run them, and the runtime does not compile them (call the function instead)".into(),
+        line,
+        column,
+    })
+}
 
 /// Where the first `await` outside any function is.
 fn top_level_await(program: &Program) -> Option<u32> {
@@ -1092,6 +1123,26 @@ mod tests {
         }
         // Lexical redeclarations stay errors in sloppy code.
         assert_eq!(validate(Lang::JavaScript, "let a; var a;").len(), 1);
+    }
+
+    #[test]
+    fn decorators_are_reported_where_they_are() {
+        let code = "const a = '@';\n@sealed\nclass D {}\nexport default () => 1;";
+        let message = "decorators are not supported: Node.js does not run them, and the runtime does not compile them (call the function instead)";
+        let d = validate(Lang::TypeScript, code);
+        assert_eq!(
+            (d[0].line, d[0].column, d[0].message.as_str()),
+            (2, 1, message)
+        );
+        let ts = How {
+            lang: Lang::TypeScript,
+            mode: Mode::Module,
+        };
+        let e = compile("deco", code, ts).unwrap_err();
+        assert_eq!(e.kind, FailureKind::SyntaxError);
+        assert_eq!(e.message, format!("SyntaxError: {message} (deco.ts:2)"));
+        // An `@` in a string alone is no decorator.
+        assert!(compile("at", "const a: string = '@';\nexport default () => a;", ts).is_ok());
     }
 
     #[test]
