@@ -176,7 +176,10 @@ impl Compiled {
                 }
             }
             out.push_str(&rest[..pos]);
-            match self.position(l, c.unwrap_or(1)) {
+            // Without a column (V8's `SyntaxError: … (name.js:1)`), line 1
+            // means the user's code after the snippet wrapper's prefix.
+            let col = c.unwrap_or(if l == 1 { self.shift1 + 1 } else { 1 });
+            match self.position(l, col) {
                 Some((sl, sc)) => {
                     let _ = write!(out, "{}:{sl}", self.file);
                     if c.is_some() {
@@ -1013,7 +1016,7 @@ mod tests {
     }
 
     #[test]
-    fn logged_stacks_are_remapped_and_other_lines_kept() {
+    fn logs_and_line_only_messages_are_remapped() {
         let how = How {
             lang: Lang::TypeScript,
             mode: Mode::Snippet,
@@ -1029,8 +1032,18 @@ mod tests {
             "eError: x\n    at snippet.js:2:15\n    at module.exports (snippet.js:1:5)".to_string(),
             "osnippet.json is a file name, not a frame".to_string(),
         ];
-        let (error, stack) = remap(Some(&compiled), None, None, &mut logs);
-        assert_eq!((error, stack), (None, None));
+        let (error, stack) = remap(
+            Some(&compiled),
+            Some("Unexpected identifier 'r' (snippet.js:1)".into()),
+            None,
+            &mut logs,
+        );
+        assert_eq!(
+            error.as_deref(),
+            Some("Unexpected identifier 'r' (snippet.ts:1)"),
+            "V8's message names line 1 without a column"
+        );
+        assert_eq!(stack, None);
         assert_eq!(logs[0], "eError: x\n    at snippet.ts:2:15");
         assert_eq!(logs[1], "osnippet.json is a file name, not a frame");
     }
