@@ -343,7 +343,7 @@ export interface ExecuteResult {
    * `SYNTAX_ERROR` (also TypeScript, ES-module or snippet code too large or too deeply
    * nested to parse safely: see `validateCode`), `ESM_SYNTAX` (`import.meta` or top-level
    * `await` in a module),
-   * `NO_EXPORT` (nothing callable exported),
+   * `NO_EXPORT` (nothing callable exported, or a class),
    * `BAD_RESULT` (BigInt, circular), `RESULT_TOO_LARGE` (over RUNTIME_MAX_RESULT_BYTES,
    * default 6 MiB), `BLOCKED` (the sandbox refused an operation), `PROTOCOL_VIOLATION`
    * (the function wrote to the worker's protocol channel or forged frames).

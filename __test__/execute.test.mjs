@@ -106,6 +106,7 @@ describe('faults stay with their invocation', () => {
     ['an exception thrown from a timer', 'module.exports = () => new Promise(() => setTimeout(() => { throw new Error("late") }, 5))', {}, 'Uncaught exception in a timer callback: late'],
     ['an unhandled rejection', 'module.exports = async () => { Promise.reject(new Error("nobody")); await new Promise((r) => setTimeout(r, 20)); return 1 }', {}, 'Unhandled promise rejection: nobody'],
     ['no callable export', 'module.exports = { a: 1 }', {}, 'No callable export: set module.exports = fn, exports.default = fn or exports.main = fn (found an object with keys a)'],
+    ['a class as the export', 'exports.default = class Handler { run() {} }', {}, 'No callable export: the export is a class, which cannot be called as a function: export a function (export default async function (ctx) { … }) that uses it'],
     ['a thrown string', 'module.exports = () => { throw "boom" }', {}, "Function threw a non-Error value: 'boom'"],
     ['a thrown object', 'module.exports = () => { throw { code: 1 } }', {}, 'Function threw a non-Error value: { code: 1 }'],
     ['a BigInt result', 'module.exports = () => 10n', {}, 'Function returned a value that cannot be converted to JSON: Do not know how to serialize a BigInt'],

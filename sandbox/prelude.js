@@ -192,10 +192,16 @@ function __describeExports(exp) {
 // Finds the callable the way the seed's loader does: module.exports itself,
 // then exports.default, then exports.main.
 function __entry(exp) {
-  if (typeof exp === 'function') return exp;
-  if (exp && typeof exp.default === 'function') return exp.default;
-  if (exp && typeof exp.main === 'function') return exp.main;
-  const e = new Error(`No callable export: set module.exports = fn, exports.default = fn or exports.main = fn (found ${__describeExports(exp)})`);
+  const fn = typeof exp === 'function' ? exp
+    : exp && typeof exp.default === 'function' ? exp.default
+      : exp && typeof exp.main === 'function' ? exp.main : undefined;
+  // A class's `prototype` is read-only, a function's is not (arrows have
+  // none): V8's own "Class constructor … cannot be invoked without 'new'"
+  // named neither the export nor what to do.
+  if (fn && Object.getOwnPropertyDescriptor(fn, 'prototype')?.writable !== false) return fn;
+  const e = new Error(fn
+    ? 'No callable export: the export is a class, which cannot be called as a function: export a function (export default async function (ctx) { … }) that uses it'
+    : `No callable export: set module.exports = fn, exports.default = fn or exports.main = fn (found ${__describeExports(exp)})`);
   e.stack = e.message;
   e.__kind = 'NO_EXPORT';
   throw e;
