@@ -461,10 +461,13 @@ export interface RunCodeOptions {
 
 /** What `runCode` resolves with: a process's view of the snippet. */
 export interface RunCodeResult {
-  /** `console.log`/`info`/`debug`/`dir` output, one line per call, as a process prints it. */
+  /**
+   * `console.log`/`info`/`debug`/`dir`/`table`/`count`/`time…` output (indented by
+   * `console.group`), as a process prints it: the snippet's console is Node's `Console`.
+   */
   stdout: string
   /**
-   * `console.error`/`warn`/`trace` output; on failure, ends with the error's stack
+   * `console.error`/`warn`/`trace`/`assert` output; on failure, ends with the error's stack
    * (positions in the user's code: `snippet.ts:3:7`) or message.
    */
   stderr: string

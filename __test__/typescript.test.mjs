@@ -211,6 +211,24 @@ describe('runCode (the coze-loop contract)', () => {
     expect(r.stderr).toMatch(/^TypeError: bad 1\n\s+at snippet\.ts:3:7/);
   });
 
+  it("every console method prints as a process would, on its stream, even text starting with 'o' or 'e'", async () => {
+    const code = [
+      "console.group('open');",
+      "console.log('inside');",
+      'console.groupEnd();',
+      "console.count('events');",
+      "console.table([{ a: 1 }]);",
+      "console.assert(false, 'bad');",
+      "globalThis.console.log('engine');",
+      "console.info('%s=%d', 'x', 5);",
+      'return 1;',
+    ].join('\n');
+    const r = await runCode({ language: 'js', code });
+    expect(r.stdout).toBe('open\n  inside\nevents: 1\n┌─────────┬───┐\n│ (index) │ a │\n├─────────┼───┤\n│ 0       │ 1 │\n└─────────┴───┘\nengine\nx=5\n');
+    expect(r.stderr).toBe('Assertion failed: bad\n');
+    expect(r.exitCode).toBe(0);
+  });
+
   it('an error the snippet logs reads in snippet lines, with no runtime frames', async () => {
     const r = await runCode({ language: 'ts', code: "const n: number = 2;\nconsole.error(new Error('logged ' + n));\nreturn n;" });
     expect(r).toMatchObject({ stdout: '', stderr: 'Error: logged 2\n    at snippet.ts:2:15\n', retVal: '2', exitCode: 0 });

@@ -597,17 +597,19 @@ fn compile_in(
     }))
 }
 
-// The snippet wrapper. Its console forwards each call to the sandbox's
-// console tagged `o` (stdout) or `e` (stderr), so runCode can split the
-// streams even when a line itself starts with `[ERROR] `. The return value
-// travels as `[value]`, or `[]` for undefined.
+// The snippet wrapper. Its console is Node's own `Console` (groups, tables,
+// counters, timers, assert and trace as a process prints them) over two
+// streams that forward each write to the sandbox's console tagged `o`
+// (stdout) or `e` (stderr), so runCode can split the streams even when a
+// line itself starts with `[ERROR] `. It is the context's global console too,
+// so no console call of the snippet goes out untagged (an untagged "open"
+// was read as stdout "pen"). The return value travels as `[value]`, or `[]`
+// for undefined.
 const SNIPPET_PREFIX: &str = "module.exports = async function () { const console = __snippetConsole(globalThis.console); const __r = await (async () => {";
 const SNIPPET_SUFFIX: &str = "})(); return __r === undefined ? [] : [__r]; };\n\
-function __snippetConsole(c) { const u = require('util'); \
-const o = (...a) => c.log('o' + u.format(...a)), e = (...a) => c.log('e' + u.format(...a)); \
-return Object.assign(Object.create(c), { log: o, info: o, debug: o, error: e, warn: e, \
-dir: (x, opts) => c.log('o' + u.inspect(x, opts)), \
-trace: (...a) => e('Trace: ' + u.format(...a) + '\\n' + String(new Error().stack).split('\\n').slice(2).join('\\n')) }); }\n";
+function __snippetConsole(c) { const { Console } = require('console'); \
+const stream = (tag) => ({ write: (s) => { c.log(tag + (s.endsWith('\\n') ? s.slice(0, -1) : s)); return true; } }); \
+return globalThis.console = new Console({ stdout: stream('o'), stderr: stream('e'), colorMode: false, ignoreErrors: false }); }\n";
 
 /// Decorators parse (TypeScript, and the TC39 proposal), but no Node.js runs
 /// them and oxc compiles them only with helpers the sandbox does not have:

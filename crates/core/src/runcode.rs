@@ -90,7 +90,7 @@ impl Engine {
 
 /// The snippet's console tags each line `o` (stdout) or `e` (stderr), see
 /// `compile::SNIPPET_PREFIX`; untagged lines come from the sandbox itself
-/// (console.count/time, the truncation notice, a `cloud.invoke`d function).
+/// (the truncation notice, a `cloud.invoke`d function's `[name] ` lines).
 fn split_streams(logs: &[String]) -> (String, String) {
     let (mut out, mut err) = (String::new(), String::new());
     for line in logs {
