@@ -311,7 +311,8 @@ export interface ExecuteResult {
   data: any
   /**
    * One string per console call, `util.format`-style; `console.error` lines start
-   * `[ERROR] `, `warn` `[WARN] `, `debug` `[DEBUG] `. Capped at 1 MiB with a
+   * `[ERROR] `, `warn` `[WARN] `, `debug` `[DEBUG] `; `console.group` indents what follows
+   * by two spaces a level (after that prefix) and `console.table` draws Node's table. Capped at 1 MiB with a
    * `[TRUNCATED] …` marker line. Lines of a `cloud.invoke`d function are prefixed `[name] `.
    * A logged stack (`console.error(err)`) names the user's file and lines as `stack` does,
    * without the runtime's own frames.

@@ -97,6 +97,32 @@ describe('isolation and the module cache', () => {
   });
 });
 
+describe('console', () => {
+  it('groups indent, tables are tables, and every console method exists', async () => {
+    const code = `module.exports = () => {
+      console.group('outer');
+      console.log('one\\ntwo');
+      console.groupCollapsed();
+      console.warn('deep');
+      console.groupEnd();
+      console.groupEnd();
+      console.table([{ a: 1 }]);
+      console.dirxml('x');
+      console.log('back');
+    }`;
+    const r = await run('con', code);
+    expect(r.error).toBeUndefined();
+    expect(r.logs).toEqual([
+      'outer',
+      '  one\n  two',
+      '[WARN]     deep',
+      '┌─────────┬───┐\n│ (index) │ a │\n├─────────┼───┤\n│ 0       │ 1 │\n└─────────┴───┘',
+      'x',
+      'back',
+    ]);
+  });
+});
+
 describe('faults stay with their invocation', () => {
   const cases = [
     ['an infinite loop', 'module.exports = () => { while (true) {} }', { timeoutMs: 500 }, 'Function timed out after 500 ms'],

@@ -20,9 +20,11 @@ function __makeConsole(sink, capBytes) {
   let truncated = false;
   const counts = new Map();
   const timers = new Map();
-  const emit = (prefix, args) => {
+  let indent = ''; // console.group's, two spaces a level, on every line
+  let tabler = null; // Node's Console, made on the first console.table
+  const emitText = (prefix, text) => {
     if (truncated) return;
-    const line = prefix + __util.format(...args);
+    const line = prefix + (indent ? indent + text.replace(/\n/g, '\n' + indent) : text);
     used += Buffer.byteLength(line) + 1;
     if (used > capBytes) {
       truncated = true;
@@ -31,6 +33,8 @@ function __makeConsole(sink, capBytes) {
     }
     sink(line);
   };
+  const emit = (prefix, args) => emitText(prefix, __util.format(...args));
+  const group = (...a) => { if (a.length) emit('', a); indent += '  '; };
   return {
     log: (...a) => emit('', a),
     info: (...a) => emit('', a),
@@ -39,7 +43,15 @@ function __makeConsole(sink, capBytes) {
     debug: (...a) => emit('[DEBUG] ', a),
     trace: (...a) => emit('[DEBUG] ', [__util.format(...a), '\n' + (new Error().stack || '').split('\n').slice(2).join('\n')]),
     dir: (o, opts) => emit('', [__util.inspect(o, opts)]),
-    table: (...a) => emit('', a),
+    table: (data, columns) => {
+      if (!tabler) {
+        const { Console } = require('console');
+        const stdout = { write: (s) => { emitText('', s.endsWith('\n') ? s.slice(0, -1) : s); return true; } };
+        tabler = new Console({ stdout, colorMode: false, ignoreErrors: false });
+      }
+      tabler.table(data, columns);
+    },
+    dirxml: (...a) => emit('', a),
     assert: (cond, ...a) => { if (!cond) emit('[ERROR] ', ['Assertion failed' + (a.length ? ':' : ''), ...a]); },
     count: (label = 'default') => { const n = (counts.get(label) || 0) + 1; counts.set(label, n); emit('', [`${label}: ${n}`]); },
     countReset: (label = 'default') => { counts.delete(label); },
@@ -52,8 +64,9 @@ function __makeConsole(sink, capBytes) {
       const t = timers.get(label);
       if (t !== undefined) emit('', [`${label}: ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(3)}ms`, ...a]);
     },
-    group: (...a) => { if (a.length) emit('', a); },
-    groupEnd: () => {},
+    group,
+    groupCollapsed: group,
+    groupEnd: () => { indent = indent.slice(2); },
   };
 }
 
