@@ -98,7 +98,7 @@ describe('isolation and the module cache', () => {
 });
 
 describe('console', () => {
-  it('groups indent, tables are tables, and every console method exists', async () => {
+  it('groups indent, tables are tables, and the methods a process has without a terminal exist', async () => {
     const code = `module.exports = () => {
       console.group('outer');
       console.log('one\\ntwo');
@@ -108,6 +108,7 @@ describe('console', () => {
       console.groupEnd();
       console.table([{ a: 1 }]);
       console.dirxml('x');
+      console.clear(); console.profile(); console.profileEnd(); console.timeStamp();
       console.log('back');
     }`;
     const r = await run('con', code);

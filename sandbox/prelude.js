@@ -67,6 +67,9 @@ function __makeConsole(sink, capBytes) {
     group,
     groupCollapsed: group,
     groupEnd: () => { indent = indent.slice(2); },
+    // No-ops, as in a Node process whose stdout is not a terminal (clear)
+    // or that has no inspector attached (the rest).
+    clear: () => {}, profile: () => {}, profileEnd: () => {}, timeStamp: () => {},
   };
 }
 
