@@ -110,6 +110,7 @@ describe('console', () => {
       console.dirxml('x');
       console.clear(); console.profile(); console.profileEnd(); console.timeStamp();
       console.log('back');
+      (function inner() { console.trace('here'); })();
     }`;
     const r = await run('con', code);
     expect(r.error).toBeUndefined();
@@ -120,6 +121,7 @@ describe('console', () => {
       '┌─────────┬───┐\n│ (index) │ a │\n├─────────┼───┤\n│ 0       │ 1 │\n└─────────┴───┘',
       'x',
       'back',
+      '[DEBUG] here \n    at inner (con.js:12:35)\n    at module.exports (con.js:12:52)',
     ]);
   });
 });

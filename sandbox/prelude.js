@@ -41,7 +41,13 @@ function __makeConsole(sink, capBytes) {
     warn: (...a) => emit('[WARN] ', a),
     error: (...a) => emit('[ERROR] ', a),
     debug: (...a) => emit('[DEBUG] ', a),
-    trace: (...a) => emit('[DEBUG] ', [__util.format(...a), '\n' + (new Error().stack || '').split('\n').slice(2).join('\n')]),
+    // The stack starts at the caller: captureStackTrace leaves out `trace`
+    // itself, whether or not the runtime's frames are hidden.
+    trace: function trace(...a) {
+      const at = {};
+      Error.captureStackTrace(at, trace);
+      emit('[DEBUG] ', [__util.format(...a), '\n' + String(at.stack).split('\n').slice(1).join('\n')]);
+    },
     dir: (o, opts) => emit('', [__util.inspect(o, opts)]),
     table: (data, columns) => {
       if (!tabler) {
