@@ -43,6 +43,18 @@ describe('executeFunction with TypeScript and ES modules', () => {
     expect(r.stack).not.toContain('tsfn.js');
   });
 
+  it('an anonymous default export is named `default`, as in an ES module', async () => {
+    const arrow = await ts('anon', "export default async (ctx: object) => {\n  throw new Error('x');\n}");
+    expect(arrow.stack).toMatch(/^Error: x\n\s+at default \(anon\.ts:2:9\)/);
+    const fn = await executeFunction('anonfn', "export default function () { throw new Error('z') }", '', {});
+    expect(fn.stack).toMatch(/^Error: z\n\s+at default \(anonfn\.js:1:36\)/);
+    // A name the function gave itself stays.
+    const own = await ts('own', "export default (function mine() { throw new Error('y') });");
+    expect(own.stack).toMatch(/^Error: y\n\s+at mine \(own\.ts:1:41\)/);
+    const bound = await ts('bound', "function named() { throw new Error('w') }\nexport default named;");
+    expect(bound.stack).toMatch(/^Error: w\n\s+at named \(bound\.ts:1:26\)/);
+  });
+
   it('a stack the function logs names the .ts lines too, and no runtime frames', async () => {
     const code = [
       'interface Box { n: number }',

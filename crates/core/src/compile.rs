@@ -706,6 +706,7 @@ fn rewrite_esm(
     let mut exports: Vec<(String, String)> = Vec::new();
     let mut star_used = false;
     let mut default_used = false;
+    let mut anonymous_default = false;
     let mut tmp = 0usize;
     let mut fresh = || {
         tmp += 1;
@@ -828,9 +829,22 @@ fn rewrite_esm(
                             ExportDefaultDeclarationKind::ClassDeclaration(c) => c.span.start,
                             other => other.span().start,
                         };
-                        let v = "__esmDefaultValue".to_string();
-                        edits.push((d.span.start, start, format!("const {v} = ")));
-                        exports.push(("default".into(), v));
+                        // `export default ` becomes `const __esmd = ` of the
+                        // same shape, so the value keeps its line and column.
+                        let span = &src[d.span.start as usize..start as usize];
+                        let mut text = String::from("const __esmd =");
+                        match span.rfind('\n') {
+                            None => {
+                                text.push_str(&" ".repeat(span.len().saturating_sub(text.len())))
+                            }
+                            Some(i) => {
+                                text.push_str(&"\n".repeat(span.matches('\n').count()));
+                                text.push_str(&" ".repeat(span.len() - i - 1));
+                            }
+                        }
+                        edits.push((d.span.start, start, text));
+                        exports.push(("default".into(), "__esmd".into()));
+                        anonymous_default = true;
                     }
                 }
             }
@@ -876,7 +890,8 @@ fn rewrite_esm(
         body.push_str(&src[at..start]);
         body.push_str(&text);
         // The statement's own line breaks, so later lines stay put.
-        for _ in src[start..end].matches('\n') {
+        let kept = text.matches('\n').count();
+        for _ in src[start..end].matches('\n').skip(kept) {
             body.push('\n');
         }
         at = end;
@@ -893,6 +908,12 @@ fn rewrite_esm(
                 js_string(name)
             );
         }
+    }
+    if anonymous_default {
+        // An anonymous function or class exported as default is named
+        // `default` (as in an ES module), not after our binding: stacks
+        // show `at default (name.ts:3:9)`.
+        epilogue.push_str("\nif (typeof __esmd === 'function' && __esmd.name === '__esmd') Object.defineProperty(__esmd, 'name', { value: 'default' });");
     }
     if default_used {
         epilogue
@@ -945,6 +966,27 @@ mod tests {
         assert_eq!(lines[5], "               function main(ctx) {");
         assert_eq!(lines[6], "  return join('a', 'b');");
         assert!(c.code.contains("get: () => main"), "{}", c.code);
+    }
+
+    #[test]
+    fn an_anonymous_default_export_keeps_its_columns() {
+        let one = compile("f", "export default  async () => 1;\nf();", How::default())
+            .unwrap()
+            .unwrap();
+        assert!(
+            one.code.starts_with("const __esmd =  async () => 1;\nf();"),
+            "{}",
+            one.code
+        );
+        let split = compile("f", "export default\n   (ctx) => 2;\n", How::default())
+            .unwrap()
+            .unwrap();
+        assert!(
+            split.code.starts_with("const __esmd =\n   (ctx) => 2;\n"),
+            "{}",
+            split.code
+        );
+        assert!(split.code.contains("get: () => __esmd"), "{}", split.code);
     }
 
     #[test]
