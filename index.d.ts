@@ -220,8 +220,9 @@ export declare function compressLogs(logs: string[]): string
  * `executeFunction`) the Cloud that backs an invocation. Nothing connects
  * until a call needs it; a missing setting is a `NOT_CONFIGURED` error at
  * that call, naming the variable to set.
- * Throws `INVALID_ARGUMENT` for options of the wrong type and for a
- * database name MongoDB would not accept or that names a path (`''`,
+ * Throws `INVALID_ARGUMENT` for options of the wrong type, named by their
+ * path (`options.s3 must be an object, got string`, `options.env must be an
+ * object of strings, got a number in it`), and for a database name MongoDB would not accept or that names a path (`''`,
  * `'a/b'`, `'a.b$'`).
  */
 export declare function createCloud(options?: CloudOptions | undefined | null): Cloud
@@ -262,7 +263,8 @@ export declare function executeFunction(name: string, code: string, hash?: strin
 /**
  * Per-call options of `executeFunction`; each falls back to the environment.
  * A value of the wrong type, or a number out of range or not whole, is an
- * `INVALID_ARGUMENT` error naming the option.
+ * `INVALID_ARGUMENT` error naming the option (`invalid argument:
+ * options.timeoutMs must be a number, got string`).
  */
 export interface ExecuteOptions {
   /**
@@ -435,7 +437,8 @@ export interface PoolHealth {
 ', stderr: '', retVal: '42', exitCode: 0, time }`.
  * Resolves for anything the code did (throw, timeout, syntax error: see `exitCode`,
  * `error`); rejects only for misuse: `INVALID_ARGUMENT` (unknown language, `python3`,
- * timeoutMs out of range), and the errors `executeFunction` rejects with.
+ * timeoutMs out of range, a missing or mistyped option: `invalid argument:
+ * options.code is required`), and the errors `executeFunction` rejects with.
  */
 export declare function runCode(options: RunCodeOptions): Promise<RunCodeResult>
 

@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 
 const require = createRequire(import.meta.url);
 process.env.SECRET_FOR_TEST = 's3cr3t'; // before the first call: workers must not see it
-const { executeFunction, metrics } = require('../index.js');
+const { executeFunction, metrics, runCode, validateCode, createCloud, compressLogs, logsHeader, setFunctionLoader } = require('../index.js');
 
 const backend = process.env.RUNTIME_BACKEND || 'local';
 // The dify client stops a function that blocks its event loop at the
@@ -228,6 +228,48 @@ describe('misuse of the API', () => {
     await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { timeoutMs: 0 }), 'INVALID_ARGUMENT', 'options.timeoutMs (RUNTIME_MAX_TIMEOUT_MS) must be an integer from 1 to 900000, got 0');
     const circular = {}; circular.self = circular;
     await rejects((async () => executeFunction('f', 'module.exports = () => 1', '', circular))(), 'INVALID_ARGUMENT', expect.stringContaining('ctx must be a JSON-serializable object'));
+    await ok();
+  });
+
+  it('a value of the wrong type names the option and what it must be, in JavaScript terms', async () => {
+    const fails = async (f) => {
+      try { await f(); } catch (e) { return [e.code, e.message]; }
+      return 'no error';
+    };
+    const bad = (message) => ['INVALID_ARGUMENT', `invalid argument${message}`];
+    const fn = 'module.exports = () => 1';
+    const cases = [
+      [() => executeFunction(5, fn, '', {}), ' (got number): expected a string'],
+      [() => executeFunction('f', fn, 5, {}), ' (got number): expected a string or undefined'],
+      [() => executeFunction('f', fn, '', {}, 'fast'), ' (got string): expected an object or undefined'],
+      [() => executeFunction('f', fn, '', {}, { timeoutMs: '100' }), ': options.timeoutMs must be a number, got string'],
+      [() => executeFunction('f', fn, '', {}, { memoryMb: '256' }), ': options.memoryMb must be a number, got string'],
+      [() => executeFunction('f', fn, '', {}, { language: 5 }), ': options.language must be a string, got number'],
+      [() => executeFunction('f', fn, '', {}, { tenant: {} }), ': options.tenant must be a string, got object'],
+      [() => runCode(null), ' (got null): expected an object'],
+      [() => runCode({ language: 'js' }), ': options.code is required'],
+      [() => runCode({ code: 'return 1' }), ': options.language is required'],
+      [() => runCode({ language: 'js', code: 42 }), ': options.code must be a string, got number'],
+      [() => runCode({ language: 'js', code: '1', timeoutMs: '100' }), ': options.timeoutMs must be a number, got string'],
+      [() => validateCode('js'), ' (got undefined): expected a string'],
+      [() => createCloud({ tenant: 5 }), ': options.tenant must be a string, got number'],
+      // Nested objects used to convert from anything: `s3: 'x'` was `{}`.
+      [() => createCloud({ s3: 'http://127.0.0.1:9000' }), ': options.s3 must be an object, got string'],
+      [() => createCloud({ s3: [] }), ': options.s3 must be an object, got array'],
+      [() => createCloud({ s3: { endpoint: 9000 } }), ': options.s3.endpoint must be a string, got number'],
+      [() => createCloud({ s3: { forcePathStyle: 'yes' } }), ': options.s3.forcePathStyle must be a boolean'],
+      [() => createCloud({ env: 'A=1' }), ': options.env must be an object, got string'],
+      [() => createCloud({ env: { A: 1 } }), ': options.env must be an object of strings, got a number in it'],
+      [() => createCloud({ buckets: 'b' }), ': options.buckets must be an array'],
+      [() => createCloud({ buckets: [1] }), ': options.buckets must be an array of strings, got a number in it'],
+      [() => compressLogs('line'), ' (got string): expected an array'],
+      [() => compressLogs([1]), ': expected an array of strings, got a number in it'],
+      [() => logsHeader(['a'], '100'), ' (got string): expected a number or undefined'],
+      [() => setFunctionLoader(5), ' (got number): expected a function or undefined'],
+    ];
+    for (const [f, message] of cases) expect(await fails(f)).toEqual(bad(message));
+    // What converts still works, and the host keeps serving.
+    expect(createCloud({ s3: { endpoint: 'http://127.0.0.1:1' }, env: { A: '1' }, buckets: ['b'] }).env).toEqual(expect.objectContaining({ A: '1' }));
     await ok();
   });
 });

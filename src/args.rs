@@ -3,7 +3,7 @@
 //! `InvalidArg`, never reach JavaScript). Numbers are range-checked by the
 //! core (`runtime_core::error::whole_number`), never wrapped.
 
-use napi::bindgen_prelude::{FromNapiValue, TypeName, ValidateNapiValue};
+use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, ValidateNapiValue};
 use napi::{sys, Env, ValueType};
 use runtime_core::Error as CoreError;
 
@@ -25,14 +25,14 @@ impl<T: FromNapiValue + ValidateNapiValue> FromNapiValue for Arg<T> {
             Err(e) => {
                 let env = Env::from_raw(env);
                 let got = describe(env.raw(), v);
-                let reason = e
-                    .reason
-                    .replace("Failed to convert napi value", "cannot convert")
-                    .replace("Failed to convert JavaScript value", "cannot convert");
-                Err(js_error(
-                    &env,
-                    &CoreError::invalid(format!("invalid argument ({got}): {}", reason.trim())),
-                ))
+                let mut reason = js_reason(&got, &e.reason);
+                // An element of a list argument (`compressLogs([1])`).
+                if T::type_name().starts_with("Array") && reason.ends_with("expected a string") {
+                    let v = converted_value(e.reason.trim()).unwrap_or_else(|| "value".into());
+                    reason =
+                        format!("invalid argument: expected an array of strings, got a {v} in it");
+                }
+                Err(js_error(&env, &CoreError::invalid(reason)))
             }
         }
     }
@@ -57,4 +57,164 @@ fn describe(env: sys::napi_env, v: sys::napi_value) -> String {
         return "a value".into();
     }
     format!("got {:?}", ValueType::from(t)).to_lowercase()
+}
+
+/// napi's conversion messages (`Expect value to be String, but received
+/// Number`, `… into rust type \`f64\` on ExecuteOptions.timeoutMs`,
+/// `Missing field \`code\``) in JavaScript's terms: which option, what it
+/// must be, what it got. `got`: `got number`, for the argument itself.
+pub(crate) fn js_reason(got: &str, reason: &str) -> String {
+    let reason = reason.trim();
+    // ` on S3Options.endpoint on CloudOptions.s3`: innermost first.
+    let mut parts: Vec<&str> = reason.split(" on ").collect();
+    let base = parts.remove(0);
+    let mut path: Vec<String> = Vec::new();
+    for (i, part) in parts.iter().rev().enumerate() {
+        let Some((owner, field)) = part.split_once('.') else {
+            continue;
+        };
+        path.push(if i == 0 {
+            format!("{}.{field}", js_owner(owner))
+        } else {
+            field.to_string()
+        });
+    }
+    if let Some(field) = base
+        .strip_prefix("Missing field `")
+        .and_then(|f| f.strip_suffix('`'))
+    {
+        if path.is_empty() {
+            path.push("options".into());
+        }
+        path.push(field.into());
+        return format!("invalid argument: {} is required", path.join("."));
+    }
+    if let Some(rest) = base.strip_prefix("Expect value to be ") {
+        if let Some((want, _)) = rest.split_once(", but received ") {
+            return format!("invalid argument ({got}): expected {}", js_type(want));
+        }
+    }
+    let want = if let Some(t) = base
+        .split_once("into rust type `")
+        .and_then(|(_, t)| t.strip_suffix('`'))
+    {
+        Some(js_type(t))
+    } else if base.starts_with("Failed to get Array length") || base == "Expected an array" {
+        Some("an array".to_string())
+    } else {
+        base.strip_prefix("must be ").map(str::to_string)
+    };
+    match (want, path.is_empty()) {
+        (Some(want), false) => {
+            let path = path.join(".");
+            let value = converted_value(base);
+            // A map or list whose element failed: say what it must hold.
+            match (element_of(&path), want.as_str(), value) {
+                (Some(whole), "a string", Some(v)) => {
+                    format!("invalid argument: {path} must be {whole}, got a {v} in it")
+                }
+                (_, _, Some(v)) => format!("invalid argument: {path} must be {want}, got {v}"),
+                (_, _, None) => format!("invalid argument: {path} must be {want}"),
+            }
+        }
+        (Some(want), true) => format!("invalid argument ({got}): expected {want}"),
+        (None, _) => format!("invalid argument ({got}): {reason}"),
+    }
+}
+
+/// The JavaScript name of an options object napi names by its Rust type.
+fn js_owner(rust: &str) -> &str {
+    match rust {
+        "S3Options" => "options.s3",
+        _ => "options",
+    }
+}
+
+/// The collections among the options, by what their elements must be.
+fn element_of(path: &str) -> Option<&'static str> {
+    match path {
+        "options.env" => Some("an object of strings"),
+        "options.buckets" => Some("an array of strings"),
+        _ => None,
+    }
+}
+
+/// `String` → `a string`, `Option<f64>` → `a number or undefined`, ….
+fn js_type(rust: &str) -> String {
+    if let Some(inner) = rust
+        .strip_prefix("Option<")
+        .and_then(|t| t.strip_suffix('>'))
+    {
+        return format!("{} or undefined", js_type(inner));
+    }
+    match rust {
+        "String" => "a string",
+        "f64" | "f32" | "u32" | "i32" | "i64" | "u64" | "Number" => "a number",
+        "bool" | "Boolean" => "a boolean",
+        "Function" => "a function",
+        "Buffer" => "a Buffer",
+        t if t.starts_with("Vec<") || t == "Array" => "an array",
+        _ => "an object",
+    }
+    .to_string()
+}
+
+/// The type of the value a failed conversion names: `` `Number 5 ` `` or
+/// `String` → `number`, `string`.
+fn converted_value(base: &str) -> Option<String> {
+    let v = base
+        .strip_prefix("Failed to convert JavaScript value ")
+        .or_else(|| base.strip_prefix("Failed to convert napi value "))?
+        .trim_start_matches('`');
+    let word = v.split([' ', '`']).next()?;
+    (!word.is_empty() && word != "into").then(|| word.to_lowercase())
+}
+
+/// A nested options object (`createCloud({ s3, env })`): napi converts any value
+/// to a struct or a map, so `s3: 'x'` would pass as `{}`. Only an object
+/// (not null, not an array) converts.
+pub struct Nested<T>(pub T);
+
+impl<T: FromNapiValue> FromNapiValue for Nested<T> {
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
+        let mut t = 0;
+        let mut is_array = false;
+        // SAFETY: napi_typeof and napi_is_array only read the value's tag.
+        let ok = unsafe {
+            sys::napi_typeof(env, v, &mut t) == sys::Status::napi_ok
+                && sys::napi_is_array(env, v, &mut is_array) == sys::Status::napi_ok
+        };
+        let kind = ValueType::from(t);
+        if !ok || kind != ValueType::Object || is_array {
+            let got = if is_array {
+                "array".to_string()
+            } else {
+                format!("{kind:?}").to_lowercase()
+            };
+            return Err(napi::Error::new(
+                napi::Status::InvalidArg,
+                format!("must be an object, got {got}"),
+            ));
+        }
+        // SAFETY: forwards napi's own env and value.
+        unsafe { T::from_napi_value(env, v) }.map(Nested)
+    }
+}
+
+impl<T: TypeName> TypeName for Nested<T> {
+    fn type_name() -> &'static str {
+        T::type_name()
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl<T: ValidateNapiValue> ValidateNapiValue for Nested<T> {}
+
+impl<T: ToNapiValue> ToNapiValue for Nested<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: forwards to T's own conversion.
+        unsafe { T::to_napi_value(env, v.0) }
+    }
 }

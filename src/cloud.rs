@@ -13,7 +13,7 @@ use runtime_core::config::CloudOverrides;
 use runtime_core::{CloudConfig, Error as CoreError};
 use serde_json::Value;
 
-use crate::args::Arg;
+use crate::args::{Arg, Nested};
 use crate::engine::engine;
 use crate::error::{spawn, throw};
 
@@ -33,15 +33,15 @@ pub struct CloudOptions {
     pub mongo_url: Option<String>,
     pub database: Option<String>,
     pub functions_collection: Option<String>,
-    pub s3: Option<S3Options>,
+    pub s3: Option<Nested<S3Options>>,
     pub buckets: Option<Vec<String>>,
-    pub env: Option<HashMap<String, String>>,
+    pub env: Option<Nested<HashMap<String, String>>>,
     pub tenant: Option<String>,
 }
 
 impl From<CloudOptions> for CloudOverrides {
     fn from(o: CloudOptions) -> Self {
-        let s3 = o.s3.unwrap_or_default();
+        let s3 = o.s3.map(|n| n.0).unwrap_or_default();
         CloudOverrides {
             tenant: o.tenant,
             mongo_url: o.mongo_url,
@@ -54,7 +54,7 @@ impl From<CloudOptions> for CloudOverrides {
             s3_bucket: s3.bucket,
             s3_force_path_style: s3.force_path_style,
             buckets: o.buckets,
-            env: o.env.map(|e| e.into_iter().collect()),
+            env: o.env.map(|e| e.0.into_iter().collect()),
         }
     }
 }
