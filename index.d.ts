@@ -72,8 +72,9 @@ export declare class Cloud {
    * server answers within 2 s (then at once, until a background probe
    * sees it answer), `DATABASE_ERROR` for server errors (then `code` is
    * the server's number and `codeName` its name, e.g. 11000 and
-   * `DuplicateKey`), `DATABASE_FORBIDDEN` for `system.*` collections and
-   * aggregation stages that name another database.
+   * `DuplicateKey`), `DATABASE_FORBIDDEN` for `system.*` collections,
+   * aggregation stages that name another database and, inside a function,
+   * `$where`, `$function` and `$accumulator` (JavaScript the database server runs).
    */
   database(): Db
   /** S3 storage. */

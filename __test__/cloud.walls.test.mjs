@@ -186,6 +186,29 @@ describe('the walls of a Cloud', () => {
     expect(await cloud.database().collection('agg_copy').countDocuments()).toBe(1);
   });
 
+  it('a function may not run JavaScript on the shared database server ($where, $function, $accumulator)', async () => {
+    const c = 'cloud.database().collection("agg")';
+    const fn = '{ $function: { body: "function () { return true }", args: [], lang: "js" } }';
+    const cases = [
+      [`${c}.find({ $where: "while (true) {}" }).toArray()`, 'find: $where'],
+      [`${c}.findOne({ $expr: ${fn} })`, 'findOne: $function'],
+      [`${c}.find({ a: 1 }).project({ x: ${fn} }).toArray()`, 'find: $function'],
+      [`${c}.updateMany({ $where: "true" }, { $set: { a: 2 } })`, 'updateMany: $where'],
+      [`${c}.updateOne({}, [{ $set: { a: ${fn} } }])`, 'updateOne: $function'],
+      [`${c}.deleteMany({ $and: [{ a: 1 }, { $where: "true" }] })`, 'deleteMany: $where'],
+      [`${c}.countDocuments({ $where: "true" })`, 'countDocuments: $where'],
+      [`${c}.aggregate([{ $group: { _id: null, n: { $accumulator: { init: "function () { return 0 }", accumulate: "function (s) { return s }", accumulateArgs: [], merge: "function (a) { return a }", lang: "js" } } } }]).toArray()`, 'aggregate: $accumulator'],
+      [`${c}.aggregate([{ $facet: { x: [{ $match: { $where: "true" } }] } }]).toArray()`, 'aggregate: $where'],
+    ];
+    for (const [expr, what] of cases) {
+      expect(await inFunctionError(expr)).toEqual(['DATABASE_FORBIDDEN', `database access forbidden: ${what} runs JavaScript on the database server, which functions may not do; use query operators or $expr instead`]);
+    }
+    // Nothing changed, and the same collection still answers the function.
+    expect(await inFunction('return (await cloud.database().collection("agg").find({ a: 1 }).toArray()).length')).toBe(1);
+    // Data that merely looks like an operator is data.
+    expect(await inFunction('await cloud.database().collection("agg_notes").insertOne({ note: "$where" }); return (await cloud.database().collection("agg_notes").findOne({ note: "$where" })).note')).toBe('$where');
+  });
+
   it('invalid database names are refused when the Cloud is made', () => {
     for (const name of ['', 'a/b', 'a.b$', 'a b', 'x'.repeat(64)]) {
       let e;

@@ -209,6 +209,58 @@ impl DbCall {
         )
     }
 
+    /// The documents of the call that MongoDB reads as operators (filters,
+    /// updates, projections, pipelines), not as data.
+    fn operator_docs(&self) -> Vec<&Document> {
+        let mut docs: Vec<&Document> = Vec::new();
+        match self {
+            DbCall::Find { filter, options } | DbCall::FindOne { filter, options } => {
+                docs.push(filter);
+                docs.extend(options.projection.as_ref());
+            }
+            DbCall::UpdateOne {
+                filter,
+                update: u,
+                array_filters,
+                ..
+            } => {
+                docs.push(filter);
+                docs.extend(update_docs(u));
+                docs.extend(array_filters.iter().flatten());
+            }
+            DbCall::UpdateMany {
+                filter, update: u, ..
+            } => {
+                docs.push(filter);
+                docs.extend(update_docs(u));
+            }
+            DbCall::FindOneAndUpdate {
+                filter,
+                update: u,
+                projection,
+                ..
+            } => {
+                docs.push(filter);
+                docs.extend(update_docs(u));
+                docs.extend(projection.as_ref());
+            }
+            DbCall::ReplaceOne { filter, .. }
+            | DbCall::DeleteOne { filter }
+            | DbCall::DeleteMany { filter }
+            | DbCall::CountDocuments { filter, .. }
+            | DbCall::Distinct { filter, .. } => docs.push(filter),
+            DbCall::FindOneAndDelete {
+                filter, projection, ..
+            } => {
+                docs.push(filter);
+                docs.extend(projection.as_ref());
+            }
+            DbCall::Aggregate { pipeline } => docs.extend(pipeline.iter()),
+            DbCall::InsertOne { .. } | DbCall::InsertMany { .. } | DbCall::CreateIndex { .. } => {}
+        }
+        docs
+    }
+
     /// Decodes `method`'s Extended-JSON arguments (without `collection`).
     pub fn decode(method: &str, args: Document) -> Result<DbCall> {
         let mut a = Args {
@@ -546,6 +598,11 @@ impl Op {
                         check_stage_tree(stage, config, caller)?;
                     }
                 }
+                if caller == Caller::Function {
+                    for d in call.operator_docs() {
+                        check_no_server_js(call.method(), d)?;
+                    }
+                }
                 Ok(())
             }
             Op::Storage { bucket, call } => {
@@ -671,6 +728,42 @@ fn check_collection(name: &str) -> Result<()> {
         return Err(Error::invalid(format!(
             "invalid collection name {name:?}: it must not contain '$' or NUL"
         )));
+    }
+    Ok(())
+}
+
+fn update_docs(u: &UpdateModifications) -> Vec<&Document> {
+    match u {
+        UpdateModifications::Document(d) => vec![d],
+        UpdateModifications::Pipeline(p) => p.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Operators whose argument is JavaScript that the database server runs.
+const SERVER_JS: &[&str] = &["$where", "$function", "$accumulator"];
+
+/// A function's query may not run JavaScript on the database server: the
+/// server is shared by every tenant, and a `$where: 'while (true) {}'` keeps
+/// running there after the invocation's own deadline.
+fn check_no_server_js(method: &str, d: &Document) -> Result<()> {
+    for (k, v) in d {
+        if SERVER_JS.contains(&k.as_str()) {
+            return Err(Error::DatabaseForbidden(format!(
+                "{method}: {k} runs JavaScript on the database server, which functions may not do; use query operators or $expr instead"
+            )));
+        }
+        match v {
+            Bson::Document(sub) => check_no_server_js(method, sub)?,
+            Bson::Array(items) => {
+                for item in items {
+                    if let Bson::Document(sub) = item {
+                        check_no_server_js(method, sub)?;
+                    }
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -1115,6 +1208,61 @@ mod tests {
             );
         }
         assert!(check_database_name("simple_ide-1").is_ok());
+    }
+
+    #[test]
+    fn functions_may_not_run_javascript_on_the_database_server() {
+        let js = json!({ "$function": { "body": "function () { return true }", "args": [], "lang": "js" } });
+        let refused = [
+            (
+                "db.find",
+                json!({ "filter": { "$where": "sleep(100) || true" } }),
+            ),
+            (
+                "db.findOne",
+                json!({ "filter": { "a": 1 }, "options": { "projection": { "x": js } } }),
+            ),
+            (
+                "db.countDocuments",
+                json!({ "filter": { "$and": [{ "a": 1 }, { "$expr": js }] } }),
+            ),
+            ("db.deleteMany", json!({ "filter": { "$where": "true" } })),
+            (
+                "db.updateOne",
+                json!({ "filter": {}, "update": [{ "$set": { "x": js } }] }),
+            ),
+            (
+                "db.aggregate",
+                json!({ "pipeline": [{ "$group": { "_id": null, "n": { "$accumulator": { "init": "function () {}" } } } }] }),
+            ),
+            (
+                "db.aggregate",
+                json!({ "pipeline": [{ "$facet": { "a": [{ "$match": { "$where": "true" } }] } }] }),
+            ),
+        ];
+        for (op, extra) in refused {
+            let mut a = extra.clone();
+            a["collection"] = json!("c");
+            let e = check(op, a.clone(), Caller::Function).unwrap_err();
+            assert_eq!(e.code(), "DATABASE_FORBIDDEN", "{op} {extra}");
+            let method = op.trim_start_matches("db.");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("database access forbidden: {method}: $")),
+                "{e}"
+            );
+            assert!(
+                e.to_string().ends_with("runs JavaScript on the database server, which functions may not do; use query operators or $expr instead"),
+                "{e}"
+            );
+            // Host code (the IDE's own server) is trusted with it.
+            assert!(check(op, a, Caller::Host).is_ok(), "{op}");
+        }
+        // Data is not an operator: a document may hold a `$where` string.
+        let doc = json!({ "collection": "c", "doc": { "note": "$where" } });
+        assert!(check("db.insertOne", doc, Caller::Function).is_ok());
+        let q = json!({ "collection": "c", "filter": { "field": "$function" } });
+        assert!(check("db.find", q, Caller::Function).is_ok());
     }
 
     #[test]
