@@ -110,6 +110,24 @@ describe('reads a function cannot make the host hold (RUNTIME_MAX_READ_BYTES)', 
     expect((await cloud.database().collection(coll).find().toArray()).length).toBe(48);
   });
 
+  it('a query that would outlive the invocation is stopped by the database server at its deadline (maxTimeMS)', async () => {
+    const c = cloud.database().collection('slow');
+    await c.insertMany(Array.from({ length: 10000 }, (_, i) => ({ i })));
+    // Each document costs the server a 20 000-element array: ~4 s in all.
+    const code = `module.exports = async () => {
+      const t = Date.now();
+      try {
+        await cloud.database().collection('slow').find({ $expr: { $gt: [{ $size: { $range: [0, 20000] } }, 5] } }).toArray();
+        return 'finished';
+      } catch (e) { return [e.errorCode, e.code, e.codeName, Date.now() - t]; }
+    }`;
+    const r = await executeFunction('slowquery', code, '', { cloud }, { timeoutMs: 1000 });
+    expect(r.error).toBeUndefined();
+    const [errorCode, serverCode, codeName, ms] = r.data;
+    expect([errorCode, serverCode, codeName]).toEqual(['DATABASE_ERROR', 50, 'MaxTimeMSExpired']);
+    expect(ms).toBeLessThan(1000);
+  });
+
   it('a readFile over the limit is READ_TOO_LARGE; host code reads it', async () => {
     const bucket = process.env.S3_BUCKET;
     expect(await inFunctionError(`cloud.storage.bucket().readFile(${JSON.stringify(key)})`)).toEqual([

@@ -8,6 +8,14 @@ use runtime_core::cloud::database::Database;
 use runtime_core::CloudConfig;
 use serde_json::{json, Value};
 
+/// A function's limits: `max_read` bytes, no time limit.
+fn limits(max_read: usize) -> runtime_core::cloud::Limits {
+    runtime_core::cloud::Limits {
+        max_read: Some(max_read),
+        max_time: None,
+    }
+}
+
 fn config(url: &str) -> CloudConfig {
     let mut c = CloudConfig::from_vars(&[]);
     c.mongo_url = Some(url.to_string());
@@ -352,7 +360,7 @@ async fn a_functions_read_stops_at_its_limit() {
         || Op::decode("db.aggregate", json!({ "collection": c, "pipeline": [] })).unwrap();
 
     let e = cloud
-        .apply_within(find(json!({})), Caller::Function, Some(16 * 1024))
+        .apply_within(find(json!({})), Caller::Function, limits(16 * 1024))
         .await
         .unwrap_err();
     assert_eq!(e.code(), "READ_TOO_LARGE");
@@ -361,7 +369,7 @@ async fn a_functions_read_stops_at_its_limit() {
         format!("the result of find on {c:?} is larger than 16384 bytes (RUNTIME_MAX_READ_BYTES): narrow it with a filter, a projection or a limit, and page through the rest with skip")
     );
     let e = cloud
-        .apply_within(aggregate(), Caller::Function, Some(16 * 1024))
+        .apply_within(aggregate(), Caller::Function, limits(16 * 1024))
         .await
         .unwrap_err();
     assert_eq!(e.code(), "READ_TOO_LARGE");
@@ -375,11 +383,65 @@ async fn a_functions_read_stops_at_its_limit() {
         .apply_within(
             find(json!({ "i": { "$lt": 8 } })),
             Caller::Function,
-            Some(16 * 1024),
+            limits(16 * 1024),
         )
         .await
         .unwrap();
     assert_eq!(some.as_array().map(Vec::len), Some(8));
     let all = cloud.apply(find(json!({})), Caller::Host).await.unwrap();
     assert_eq!(all.as_array().map(Vec::len), Some(64));
+}
+
+/// A function's database reads carry the time left before its deadline as
+/// `maxTimeMS`: the server stops a query the function can no longer use
+/// (code 50, MaxTimeMSExpired) instead of running on after it.
+#[tokio::test]
+async fn a_functions_read_stops_at_its_deadline() {
+    use runtime_core::cloud::call::{Caller, Op};
+    use runtime_core::cloud::{Cloud, Limits};
+    let cloud = Cloud::new(config(&url()));
+    let c = unique("time_limit");
+    let docs: Vec<Value> = (0..2000).map(|i| json!({ "i": i })).collect();
+    let insert = Op::decode("db.insertMany", json!({ "collection": c, "docs": docs })).unwrap();
+    cloud.apply(insert, Caller::Host).await.unwrap();
+    // Each document costs the server a 20 000-element array.
+    let slow = json!({ "$expr": { "$gt": [{ "$size": { "$range": [0, 20000] } }, 5] } });
+    let within = |ms: u64| Limits {
+        max_read: None,
+        max_time: Some(Duration::from_millis(ms)),
+    };
+    for op in ["db.find", "db.findOne", "db.countDocuments"] {
+        let call = Op::decode(
+            op,
+            json!({ "collection": c, "filter": { "$and": [slow.clone(), { "i": -1 }] } }),
+        )
+        .unwrap();
+        let started = Instant::now();
+        let e = cloud
+            .apply_within(call, Caller::Function, within(100))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "DATABASE_ERROR", "{op}: {e}");
+        assert_eq!(
+            e.server_code(),
+            Some((50, Some("MaxTimeMSExpired"))),
+            "{op}: {e}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{op}: {:?}",
+            started.elapsed()
+        );
+    }
+    // A read that fits in its time answers as usual.
+    let quick = Op::decode(
+        "db.countDocuments",
+        json!({ "collection": c, "filter": { "i": { "$lt": 10 } } }),
+    )
+    .unwrap();
+    let n = cloud
+        .apply_within(quick, Caller::Function, within(5000))
+        .await
+        .unwrap();
+    assert_eq!(n, runtime_core::cloud::bson::Bson::Int64(10));
 }

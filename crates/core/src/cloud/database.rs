@@ -11,6 +11,7 @@ use mongodb::{Client, Collection, IndexModel};
 use serde_json::Value;
 
 use super::call::{check_database_name, DbCall, Op};
+use super::Limits;
 use crate::config::CloudConfig;
 use crate::error::{Error, Result};
 
@@ -121,7 +122,7 @@ impl Database {
     pub async fn dispatch(&self, method: &str, args: Value) -> Result<Value> {
         match Op::decode(&format!("db.{method}"), args)? {
             Op::Db { collection, call } => self
-                .apply(&collection, call, None)
+                .apply(&collection, call, Limits::default())
                 .await
                 .map(Bson::into_relaxed_extjson),
             _ => Err(Error::invalid(format!("{method}: not a database method"))),
@@ -138,7 +139,7 @@ impl Database {
         options: super::call::FindOptions,
     ) -> Result<String> {
         let docs = self
-            .find::<RawDocumentBuf>(collection, filter, options, None)
+            .find::<RawDocumentBuf>(collection, filter, options, Limits::default())
             .await?;
         super::ejson::raw_docs_to_json_text(&docs)
     }
@@ -150,7 +151,7 @@ impl Database {
         collection: &str,
         filter: Document,
         options: super::call::FindOptions,
-        max_read: Option<usize>,
+        limits: Limits,
     ) -> Result<Vec<T>>
     where
         T: serde::de::DeserializeOwned + Send + Sync,
@@ -160,11 +161,13 @@ impl Database {
             .db
             .collection::<T>(collection)
             .find(filter)
-            .with_options(find_options(options))
+            .with_options(find_options(options, limits.max_time))
             .await
             .map_err(e)?;
-        self.collect(cursor, max_read, || format!("find on {collection:?}"))
-            .await
+        self.collect(cursor, limits.max_read, || {
+            format!("find on {collection:?}")
+        })
+        .await
     }
 
     /// A cursor's documents, counting their BSON bytes as they arrive: past
@@ -197,25 +200,26 @@ impl Database {
     }
 
     /// Runs one typed call on `collection`, answering in the Node driver's
-    /// result shapes. `max_read`: what a function may read at once (`find`
-    /// and `aggregate`; one document is at most 16 MiB anyway).
-    pub async fn apply(
-        &self,
-        collection: &str,
-        call: DbCall,
-        max_read: Option<usize>,
-    ) -> Result<Bson> {
+    /// result shapes. `limits`: what a function may read at once (`find`
+    /// and `aggregate`; one document is at most 16 MiB anyway), and how
+    /// long the server may spend on a read (`maxTimeMS`; the driver has no
+    /// such option for plain writes).
+    pub async fn apply(&self, collection: &str, call: DbCall, limits: Limits) -> Result<Bson> {
         let coll = self.collection(collection);
         let e = |e| self.err(e);
+        let max_read = limits.max_read;
+        let max_time = limits.max_time;
         match call {
             DbCall::Find { filter, options } => {
                 let docs = self
-                    .find::<Document>(collection, filter, options, max_read)
+                    .find::<Document>(collection, filter, options, limits)
                     .await?;
                 Ok(Bson::Array(docs.into_iter().map(Bson::Document).collect()))
             }
             DbCall::FindOne { filter, options: o } => {
-                let mut q = coll.find_one(filter);
+                let mut q = coll
+                    .find_one(filter)
+                    .optional(max_time, |q, t| q.max_time(t));
                 if let Some(s) = o.sort {
                     q = q.sort(s);
                 }
@@ -306,7 +310,9 @@ impl Database {
                 limit,
                 skip,
             } => {
-                let mut q = coll.count_documents(filter);
+                let mut q = coll
+                    .count_documents(filter)
+                    .optional(max_time, |q, t| q.max_time(t));
                 if let Some(n) = limit {
                     q = q.limit(n);
                 }
@@ -316,14 +322,22 @@ impl Database {
                 Ok(Bson::Int64(q.await.map_err(e)? as i64))
             }
             DbCall::Aggregate { pipeline } => {
-                let cursor = coll.aggregate(pipeline).await.map_err(e)?;
+                let cursor = coll
+                    .aggregate(pipeline)
+                    .optional(max_time, |q, t| q.max_time(t))
+                    .await
+                    .map_err(e)?;
                 let docs = self
                     .collect(cursor, max_read, || format!("aggregate on {collection:?}"))
                     .await?;
                 Ok(Bson::Array(docs.into_iter().map(Bson::Document).collect()))
             }
             DbCall::Distinct { field, filter } => {
-                let values = coll.distinct(field, filter).await.map_err(e)?;
+                let values = coll
+                    .distinct(field, filter)
+                    .optional(max_time, |q, t| q.max_time(t))
+                    .await
+                    .map_err(e)?;
                 Ok(Bson::Array(values))
             }
             DbCall::FindOneAndUpdate {
@@ -334,13 +348,14 @@ impl Database {
                 projection,
                 sort,
             } => {
-                let mut q =
-                    coll.find_one_and_update(filter, update)
-                        .return_document(if return_after {
-                            ReturnDocument::After
-                        } else {
-                            ReturnDocument::Before
-                        });
+                let mut q = coll
+                    .find_one_and_update(filter, update)
+                    .return_document(if return_after {
+                        ReturnDocument::After
+                    } else {
+                        ReturnDocument::Before
+                    })
+                    .optional(max_time, |q, t| q.max_time(t));
                 if let Some(b) = upsert {
                     q = q.upsert(b);
                 }
@@ -360,7 +375,9 @@ impl Database {
                 projection,
                 sort,
             } => {
-                let mut q = coll.find_one_and_delete(filter);
+                let mut q = coll
+                    .find_one_and_delete(filter)
+                    .optional(max_time, |q, t| q.max_time(t));
                 if let Some(p) = projection {
                     q = q.projection(p);
                 }
@@ -426,15 +443,28 @@ fn deleted(n: u64) -> Bson {
 /// The driver's options of a `find`: every document goes to the caller
 /// (toArray), so batches are big (the server still caps each at 16 MiB)
 /// instead of the default 101 and a getMore for the rest.
-fn find_options(o: super::call::FindOptions) -> FindOptions {
+fn find_options(o: super::call::FindOptions, max_time: Option<Duration>) -> FindOptions {
     FindOptions::builder()
         .sort(o.sort)
         .limit(o.limit)
         .skip(o.skip)
         .projection(o.projection)
         .batch_size(10_000)
+        .max_time(max_time)
         .build()
 }
+
+/// `q.optional(v, set)`: applies a builder option only when it has a value.
+trait Optional: Sized {
+    fn optional<T>(self, v: Option<T>, set: impl FnOnce(Self, T) -> Self) -> Self {
+        match v {
+            Some(v) => set(self, v),
+            None => self,
+        }
+    }
+}
+
+impl<A> Optional for A {}
 
 fn map_error(e: mongodb::error::Error, hosts: &str) -> Error {
     let server = |code: i32, message: String| {

@@ -26,6 +26,18 @@ use call::{Caller, Op};
 use crate::config::CloudConfig;
 use crate::error::{Error, Result};
 
+/// What a function's calls may take: the host holds each answer in memory,
+/// and the database server is shared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Reads (`find`, `aggregate`, `readFile`, `listFiles`) past this many
+    /// bytes are refused (`READ_TOO_LARGE`).
+    pub max_read: Option<usize>,
+    /// Database reads carry it as `maxTimeMS`, so the server stops a query
+    /// at the invocation's deadline instead of running on after it.
+    pub max_time: Option<std::time::Duration>,
+}
+
 pub struct Cloud {
     config: CloudConfig,
     /// Whose functions run with this Cloud (see [`Cloud::tenant`]).
@@ -112,26 +124,20 @@ impl Cloud {
     /// ([`Op::check`]). `Op::Invoke` needs an engine: the invocation scope
     /// and the napi edge serve it.
     pub async fn apply(&self, op: Op, caller: Caller) -> Result<bson::Bson> {
-        self.apply_within(op, caller, None).await
+        self.apply_within(op, caller, Limits::default()).await
     }
 
-    /// As [`Cloud::apply`], with reads (`find`, `aggregate`, `readFile`,
-    /// `listFiles`) refused past `max_read` bytes (`READ_TOO_LARGE`): what a function's
-    /// calls get, since the host holds each answer in memory.
-    pub async fn apply_within(
-        &self,
-        op: Op,
-        caller: Caller,
-        max_read: Option<usize>,
-    ) -> Result<bson::Bson> {
+    /// As [`Cloud::apply`], within a function's [`Limits`].
+    pub async fn apply_within(&self, op: Op, caller: Caller, limits: Limits) -> Result<bson::Bson> {
         op.check(&self.config, caller)?;
-        self.apply_checked(op, max_read).await
+        self.apply_checked(op, limits).await
     }
 
-    async fn apply_checked(&self, op: Op, max_read: Option<usize>) -> Result<bson::Bson> {
+    async fn apply_checked(&self, op: Op, limits: Limits) -> Result<bson::Bson> {
+        let max_read = limits.max_read;
         match op {
             Op::Db { collection, call } => {
-                self.on_database(|db| db.apply(&collection, call, max_read))
+                self.on_database(|db| db.apply(&collection, call, limits))
                     .await
             }
             Op::Storage { bucket, call } => {
@@ -185,7 +191,9 @@ impl Cloud {
                 self.on_database(|db| db.find_json(&collection, filter, options))
                     .await
             }
-            op => Ok(ejson::to_json_text(&self.apply_checked(op, None).await?)),
+            op => Ok(ejson::to_json_text(
+                &self.apply_checked(op, Limits::default()).await?,
+            )),
         }
     }
 

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -12,7 +13,7 @@ use tokio::time::Instant;
 
 use super::{Engine, InvokeRequest};
 use crate::cloud::call::{Caller, Op};
-use crate::cloud::Cloud;
+use crate::cloud::{Cloud, Limits};
 use crate::config::BackendKind;
 use crate::egress::EgressRequest;
 use crate::error::{Error, Result};
@@ -96,9 +97,26 @@ impl Scope {
             Op::Fetch(req) => self.fetch(req).await,
             op => self
                 .cloud
-                .apply_within(op, Caller::Function, Some(self.max_read))
+                .apply_within(op, Caller::Function, self.limits())
                 .await
                 .map(crate::cloud::bson::Bson::into_relaxed_extjson),
+        }
+    }
+
+    /// The limits of this invocation's next database or storage call: the
+    /// read budget, and the time left before its deadline (less a margin,
+    /// so the server's `MaxTimeMSExpired` reaches the function before the
+    /// runtime's own timeout ends it).
+    fn limits(&self) -> Limits {
+        const MARGIN: Duration = Duration::from_millis(50);
+        let max_time = self.deadline().map(|d| {
+            d.saturating_duration_since(Instant::now())
+                .saturating_sub(MARGIN)
+                .max(Duration::from_millis(1))
+        });
+        Limits {
+            max_read: Some(self.max_read),
+            max_time,
         }
     }
 
