@@ -409,7 +409,8 @@ export declare function logsHeader(logs: string[], maxBytes?: number | undefined
  * `runtime_invocation_failures_total{code}` (one series per `errorCode`), the
  * `runtime_invocation_duration_ms` histogram, `runtime_pool_workers{state}`,
  * `runtime_pool_queued`, `runtime_pool_workers_replaced_total`,
- * `runtime_sandbox_errors_total`.
+ * `runtime_sandbox_errors_total`, `runtime_compiles_total` (programs compiled into
+ * the module cache: a miss; concurrent first runs of the same code count once).
  */
 export declare function metrics(): string
 

@@ -281,3 +281,13 @@ it('metrics() counts invocations and pool workers in Prometheus text', async () 
   expect(count()).toBe(before + 1);
   expect(metrics()).toMatch(/runtime_pool_workers\{state="total"\} \d+/);
 });
+
+it('metrics() counts compiles: a new program once, a cached one not at all', async () => {
+  const compiles = () => Number(/runtime_compiles_total (\d+)/.exec(metrics())[1]);
+  const code = `module.exports = () => ${Date.now()}`;
+  const before = compiles();
+  await run('compiled', code);
+  expect(compiles()).toBe(before + 1);
+  await run('compiled', code);
+  expect(compiles()).toBe(before + 1);
+});

@@ -6,6 +6,7 @@
 //! one tenant each, so their caches are tenant-private too.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -44,7 +45,16 @@ pub struct ModuleCache {
     /// Large programs compiling at once: half the cores (at least one), so
     /// a tenant sending large programs leaves the other cores to run on.
     large_compiles: tokio::sync::Semaphore,
+    /// Large compiles in flight, one gate per program: the second first run
+    /// of the same new code (a burst right after a deploy) waits for the
+    /// first one's result instead of compiling it again.
+    in_flight: Mutex<HashMap<FlightKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// Programs compiled (or found not to compile) since the start.
+    compiles: AtomicU64,
 }
+
+/// (tenant, name, SHA-256 of the code, how).
+type FlightKey = (Arc<str>, String, String, crate::compile::How);
 
 #[derive(Default)]
 struct Inner {
@@ -66,6 +76,8 @@ impl ModuleCache {
             budget,
             inner: Mutex::new(Inner::default()),
             large_compiles: tokio::sync::Semaphore::new((cores / 2).max(1)),
+            in_flight: Mutex::new(HashMap::new()),
+            compiles: AtomicU64::new(0),
         }
     }
 
@@ -95,6 +107,7 @@ impl ModuleCache {
         if let Some(hit) = self.get(tenant, name, code, how) {
             return hit;
         }
+        self.compiles.fetch_add(1, Ordering::Relaxed);
         self.insert(tenant, name, code, how, prepare(name, code, how))
     }
 
@@ -102,7 +115,8 @@ impl ModuleCache {
     /// a runtime thread for long. Code over 32 KiB compiles on tokio's
     /// blocking pool, at most half the cores' worth at once; a large bundle
     /// takes tens of milliseconds, and other tenants' calls go on meanwhile.
-    /// Two first runs of the same new code may both compile it.
+    /// Two first runs of the same new code compile it once: the second
+    /// waits for the first one's result.
     pub async fn get_or_compile_async(
         &self,
         tenant: &Arc<str>,
@@ -116,8 +130,36 @@ impl ModuleCache {
         if let Some(hit) = self.get(tenant, name, &code, how) {
             return Ok(hit);
         }
+        let flight: FlightKey = (tenant.clone(), name.to_string(), code_hash(&code), how);
+        let gate = match self.in_flight.lock() {
+            Ok(mut m) => m.entry(flight.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let _turn = gate.lock().await;
+        let result = match self.get(tenant, name, &code, how) {
+            // It compiled while this call waited at the gate.
+            Some(hit) => Ok(hit),
+            None => self.compile_large(tenant, name, code, how).await,
+        };
+        if let Ok(mut m) = self.in_flight.lock() {
+            if m.get(&flight).is_some_and(|g| Arc::ptr_eq(g, &gate)) {
+                m.remove(&flight);
+            }
+        }
+        result
+    }
+
+    /// Compiles on tokio's blocking pool, a few at a time, and caches it.
+    async fn compile_large(
+        &self,
+        tenant: &Arc<str>,
+        name: &str,
+        code: String,
+        how: crate::compile::How,
+    ) -> crate::error::Result<Prepared> {
         // Never closed, so acquiring cannot fail.
         let _permit = self.large_compiles.acquire().await.ok();
+        self.compiles.fetch_add(1, Ordering::Relaxed);
         let owned_name = name.to_string();
         let compiling = tokio::task::spawn_blocking(move || {
             let prepared = prepare(&owned_name, &code, how);
@@ -130,6 +172,11 @@ impl ModuleCache {
             // Only a runtime that is shutting down cancels blocking work.
             Err(_) => Err(crate::error::Error::ShutDown),
         }
+    }
+
+    /// Programs compiled since the start (`runtime_compiles_total`).
+    pub fn compiles(&self) -> u64 {
+        self.compiles.load(Ordering::Relaxed)
     }
 
     /// The prepared program of `tenant`'s function `name` when it is cached
@@ -247,6 +294,42 @@ mod tests {
 
     fn t(name: &str) -> Arc<str> {
         name.into()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_runs_of_large_code_compile_once() {
+        let c = Arc::new(ModuleCache::new(64 << 20));
+        // Over the inline limit: compiled on the blocking pool.
+        let mut code = String::from("export default (): number => 1;\n");
+        for i in 0..2000 {
+            code.push_str(&format!(
+                "const x{i}: number[] = [1, 2].map((n: number) => n * {i});\n"
+            ));
+        }
+        assert!(code.len() > INLINE_COMPILE_MAX);
+        let how = crate::compile::How::of(crate::config::Language::Typescript, false);
+        // All eight started before any is awaited.
+        let runs: Vec<_> = (0..8)
+            .map(|_| {
+                let (c, code) = (c.clone(), code.clone());
+                tokio::spawn(async move { c.get_or_compile_async(&t("A"), "big", code, how).await })
+            })
+            .collect();
+        let mut keys = Vec::new();
+        for r in runs {
+            let prepared = r.await.expect("task").expect("compiled");
+            assert!(matches!(prepared.compiled.as_deref(), Some(Ok(_))));
+            keys.push(prepared.key);
+        }
+        assert_eq!(c.compiles(), 1, "eight first runs, one compile");
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
+        // Another tenant's identical code is its own program.
+        c.get_or_compile_async(&t("B"), "big", code.clone(), how)
+            .await
+            .expect("compiled");
+        assert_eq!(c.compiles(), 2);
+        // The gates are gone once their compile is done.
+        assert!(c.in_flight.lock().map(|m| m.is_empty()).unwrap_or(false));
     }
 
     #[test]

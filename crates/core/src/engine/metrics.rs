@@ -59,7 +59,7 @@ impl Metrics {
         self.sandbox_errors.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, pool: Option<PoolStats>) -> String {
+    pub fn render(&self, pool: Option<PoolStats>, compiles: u64) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut s = String::new();
         let _ = writeln!(
@@ -163,6 +163,12 @@ impl Metrics {
             "runtime_sandbox_errors_total {}",
             g(&self.sandbox_errors)
         );
+        let _ = writeln!(
+            s,
+            "# HELP runtime_compiles_total Programs compiled into the module cache (a cache miss)."
+        );
+        let _ = writeln!(s, "# TYPE runtime_compiles_total counter");
+        let _ = writeln!(s, "runtime_compiles_total {compiles}");
         s
     }
 }

@@ -264,7 +264,8 @@ impl Engine {
     }
 
     pub fn metrics_text(&self) -> String {
-        self.metrics.render(self.pool_stats())
+        self.metrics
+            .render(self.pool_stats(), self.cache.compiles())
     }
 
     pub fn health(&self) -> Health {
