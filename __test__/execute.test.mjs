@@ -253,6 +253,8 @@ describe('misuse of the API', () => {
       [() => runCode({ language: 'js', code: '1', timeoutMs: '100' }), ': options.timeoutMs must be a number, got string'],
       [() => validateCode('js'), ' (got undefined): expected a string'],
       [() => createCloud({ tenant: 5 }), ': options.tenant must be a string, got number'],
+      // The value's own text does not confuse the path, nor is it echoed.
+      [() => createCloud({ database: { name: 'x on Evil.path' } }), ': options.database must be a string, got object'],
       // Nested objects used to convert from anything: `s3: 'x'` was `{}`.
       [() => createCloud({ s3: 'http://127.0.0.1:9000' }), ': options.s3 must be an object, got string'],
       [() => createCloud({ s3: [] }), ': options.s3 must be an object, got array'],

@@ -65,19 +65,30 @@ fn describe(env: sys::napi_env, v: sys::napi_value) -> String {
 /// must be, what it got. `got`: `got number`, for the argument itself.
 pub(crate) fn js_reason(got: &str, reason: &str) -> String {
     let reason = reason.trim();
-    // ` on S3Options.endpoint on CloudOptions.s3`: innermost first.
-    let mut parts: Vec<&str> = reason.split(" on ").collect();
-    let base = parts.remove(0);
+    // `… on S3Options.endpoint on CloudOptions.s3`: napi appends one
+    // `on Struct.field` per level, innermost first. Taken from the end, and
+    // only while they look like that (the value's own text may say " on ").
+    let mut base = reason;
     let mut path: Vec<String> = Vec::new();
-    for (i, part) in parts.iter().rev().enumerate() {
-        let Some((owner, field)) = part.split_once('.') else {
-            continue;
+    while let Some(i) = base.rfind(" on ") {
+        let Some((owner, field)) = base[i + 4..].split_once('.') else {
+            break;
         };
-        path.push(if i == 0 {
+        let is_struct = owner.starts_with(|c: char| c.is_ascii_uppercase())
+            && owner.chars().all(|c| c.is_ascii_alphanumeric());
+        let is_field = !field.is_empty()
+            && field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        if !(is_struct && is_field) {
+            break;
+        }
+        path.push(if path.is_empty() {
             format!("{}.{field}", js_owner(owner))
         } else {
             field.to_string()
         });
+        base = &base[..i];
     }
     if let Some(field) = base
         .strip_prefix("Missing field `")
