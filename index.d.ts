@@ -546,7 +546,8 @@ export declare function shutdown(): Promise<void>
  * too. Early errors count (a `let` declared twice, `break` outside a loop, an invalid
  * regular expression); types are not checked. As `runCode` runs it, a snippet is a
  * sloppy-mode function body: `with`, `010` and `delete x` are valid unless it starts with
- * `'use strict'` or uses `import`/`export` (module code is strict). `language`: `'typescript'` (`'ts'`) or `'javascript'` (`'js'`, `'nodejs'`);
+ * `'use strict'` or uses `import`/`export` (module code is strict); so is `new.target`
+ * (undefined), as code runs inside a function. `language`: `'typescript'` (`'ts'`) or `'javascript'` (`'js'`, `'nodejs'`);
  * any other is an `INVALID_ARGUMENT` error.
  *
  * The parser recurses on the native stack, so code reaches it only when an upper bound

@@ -246,6 +246,19 @@ describe('runCode (the coze-loop contract)', () => {
     expect(r).toMatchObject({ stdout: '', stderr: 'Error: logged 2\n    at snippet.ts:2:15\n', retVal: '2', exitCode: 0 });
   });
 
+  it('new.target is valid in a snippet and a module (both run inside a function), as in new Function(code)', async () => {
+    for (const language of ['js', 'ts']) {
+      expect(validateCode(language, 'return typeof new.target')).toEqual({ valid: true, errors: [] });
+      const r = await runCode({ language, code: 'return typeof new.target' });
+      expect([r.exitCode, r.retVal, r.stderr]).toEqual([0, '"undefined"', '']);
+    }
+    // A module runs in the CommonJS wrapper: there too.
+    const m = await ts('newtarget', 'const t: string = typeof new.target;\nexport default () => t;');
+    expect([m.error, m.data]).toEqual([undefined, 'undefined']);
+    // coze-loop's own check: a Function body may say new.target.
+    expect(new Function('return typeof new.target')()).toBe('undefined');
+  });
+
   it('a syntax error and a timeout are errors', async () => {
     let r = await runCode({ language: 'js', code: 'const a = ;' });
     expect(r).toMatchObject({ exitCode: 1, errorCode: 'SYNTAX_ERROR', error: 'SyntaxError: Unexpected token (snippet.js:1)' });

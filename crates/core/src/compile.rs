@@ -363,6 +363,7 @@ fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic>
     let mut out: Vec<Diagnostic> = ret
         .diagnostics
         .iter()
+        .filter(|d| !valid_in_a_function_body(d))
         .map(|d| diagnostic(code, d))
         .collect();
     if out.is_empty() && !ret.panicked {
@@ -377,6 +378,14 @@ fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic>
     }
     out.sort_by_key(|d| (d.line, d.column));
     out
+}
+
+/// What the parser refuses at a program's top level but our code may do,
+/// since every program runs inside a function (runCode's, or the CommonJS
+/// wrapper): `new.target`, undefined there, as in coze-loop's
+/// `new Function(code)`.
+fn valid_in_a_function_body(d: &OxcDiagnostic) -> bool {
+    d.message == "Unexpected new.target expression"
 }
 
 /// A snippet runs as the body of a sloppy-mode async function (runCode's
@@ -439,6 +448,7 @@ fn compile_in(
     let first_error = |ret: &ParserReturn, src: &str| {
         ret.diagnostics
             .iter()
+            .filter(|d| !valid_in_a_function_body(d))
             .map(|d| diagnostic(src, d))
             .min_by_key(|d| (d.line, d.column))
     };
@@ -1129,6 +1139,29 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].line, 2, "{d:?}");
         assert!(!validate(Lang::JavaScript, "const x: number = 1").is_empty());
+    }
+
+    #[test]
+    fn new_target_is_valid_where_code_runs_inside_a_function() {
+        // Snippets run in runCode's function, modules in the CommonJS
+        // wrapper: `new.target` is undefined there, never a syntax error.
+        for lang in [Lang::JavaScript, Lang::TypeScript] {
+            assert!(validate(lang, "return typeof new.target;").is_empty());
+            assert!(validate(lang, "export const t = new.target;").is_empty());
+            let snippet = How {
+                lang,
+                mode: Mode::Snippet,
+            };
+            assert!(compile("s", "return new.target === undefined;", snippet).is_ok());
+            let module = How {
+                lang,
+                mode: Mode::Module,
+            };
+            let src = "export default () => 1;\nconst t = new.target;";
+            assert!(compile("m", src, module).is_ok());
+        }
+        // Only the meta property `new.target` is; `new.foo` stays an error.
+        assert!(!validate(Lang::JavaScript, "return new.foo;").is_empty());
     }
 
     #[test]
