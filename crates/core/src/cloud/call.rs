@@ -747,18 +747,28 @@ const SERVER_JS: &[&str] = &["$where", "$function", "$accumulator"];
 /// server is shared by every tenant, and a `$where: 'while (true) {}'` keeps
 /// running there after the invocation's own deadline.
 fn check_no_server_js(method: &str, d: &Document) -> Result<()> {
-    for (k, v) in d {
-        if SERVER_JS.contains(&k.as_str()) {
+    each_key(d, &mut |k, _| {
+        if SERVER_JS.contains(&k) {
             return Err(Error::DatabaseForbidden(format!(
                 "{method}: {k} runs JavaScript on the database server, which functions may not do; use query operators or $expr instead"
             )));
         }
+        Ok(())
+    })
+}
+
+/// Calls `f` with every key of `d` and of every document nested in it
+/// (through sub-documents and arrays): operators and stages can sit at
+/// any depth of a filter or pipeline.
+fn each_key(d: &Document, f: &mut impl FnMut(&str, &Bson) -> Result<()>) -> Result<()> {
+    for (k, v) in d {
+        f(k, v)?;
         match v {
-            Bson::Document(sub) => check_no_server_js(method, sub)?,
+            Bson::Document(sub) => each_key(sub, f)?,
             Bson::Array(items) => {
                 for item in items {
                     if let Bson::Document(sub) = item {
-                        check_no_server_js(method, sub)?;
+                        each_key(sub, f)?;
                     }
                 }
             }
@@ -774,23 +784,12 @@ const CROSS_STAGES: &[&str] = &["$out", "$merge", "$lookup", "$graphLookup", "$u
 /// Walks a pipeline stage and every pipeline nested in it (`$lookup`,
 /// `$unionWith`, `$facet`), checking each stage that names a collection.
 fn check_stage_tree(d: &Document, config: &CloudConfig, caller: Caller) -> Result<()> {
-    for (k, v) in d {
-        if CROSS_STAGES.contains(&k.as_str()) {
+    each_key(d, &mut |k, v| {
+        if CROSS_STAGES.contains(&k) {
             check_target(k, v, config, caller)?;
         }
-        match v {
-            Bson::Document(sub) => check_stage_tree(sub, config, caller)?,
-            Bson::Array(items) => {
-                for item in items {
-                    if let Bson::Document(sub) = item {
-                        check_stage_tree(sub, config, caller)?;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The (database, collection) a cross-collection stage names.
