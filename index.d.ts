@@ -238,7 +238,8 @@ export declare function decompressLogs(s: string): Array<string>
 /**
  * Runs a function in the sandbox and resolves with its result.
  *
- * - `name`: the function's name (used in stack traces as `name.js`, or `name.ts`).
+ * - `name`: the function's name (used in stack traces as `name.js`, or `name.ts`): 1 to
+ *   1 024 bytes, no control characters or line breaks.
  * - `code`: CommonJS (`module.exports = fn`, `exports.default = fn` or `exports.main = fn`),
  *   or an ES module (`export default fn`, `export function main`), in JavaScript or, with
  *   `options.language: 'typescript'`, TypeScript. ES modules and TypeScript are compiled in
@@ -251,8 +252,9 @@ export declare function decompressLogs(s: string): Array<string>
  *
  * Resolves (never rejects) for anything the function did: throw, timeout, crash,
  * out-of-memory, bad return value — see `ExecuteResult.error` and `errorCode`. Throws or
- * rejects only for misuse: `INVALID_ARGUMENT` (an argument of the wrong type, empty name,
- * an option out of range or of the wrong type, ctx not JSON), `CONFIG_INVALID` (a bad
+ * rejects only for misuse: `INVALID_ARGUMENT` (an argument of the wrong type, an empty,
+ * too long or control-character name, an option out of range or of the wrong type, ctx
+ * not JSON), `CONFIG_INVALID` (a bad
  * RUNTIME_* variable), `WORKER_FAILED` (node could not be started), `SHUT_DOWN` (after
  * `shutdown()`), and on the dify backend `SANDBOX_*` (see the README). Inside a function on
  * the dify backend, a `fetch` the egress policy refuses rejects with a `TypeError` whose

@@ -169,4 +169,36 @@ async fn misuse_is_an_error_not_a_result() {
         .unwrap_err();
     assert_eq!(err.code(), "INVALID_ARGUMENT");
     assert_eq!(err.to_string(), "name must be a non-empty string");
+    // A name is a file name in stacks: no line breaks, no control characters, bounded.
+    let named = |name: String| ExecuteRequest {
+        name,
+        code: "module.exports = () => 1".into(),
+        hash: String::new(),
+        ctx: "{}".into(),
+        options: InvocationOptions::default(),
+        cloud: None,
+    };
+    for (name, message) in [
+        (
+            "a\nat evil (x.js:1:1)".to_string(),
+            r#"name must not contain control characters or line breaks, got '\n' in "a\nat evil (x.js:1:1)""#.to_string(),
+        ),
+        (
+            "tab\there".to_string(),
+            r#"name must not contain control characters or line breaks, got '\t' in "tab\there""#.to_string(),
+        ),
+        (
+            "x".repeat(1025),
+            "name must be at most 1024 bytes, got 1025".to_string(),
+        ),
+    ] {
+        let err = e.execute(named(name)).await.unwrap_err();
+        assert_eq!(err.code(), "INVALID_ARGUMENT");
+        assert_eq!(err.to_string(), message);
+    }
+    // Names users give their functions still run.
+    for name in ["payments", "user/login", "中文-函数", &"y".repeat(1024)] {
+        let r = e.execute(named(name.to_string())).await.unwrap();
+        assert_eq!(r.data_value(), json!(1), "{name}");
+    }
 }

@@ -332,9 +332,7 @@ impl Engine {
         if self.shut_down.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::ShutDown);
         }
-        if req.name.is_empty() {
-            return Err(Error::invalid("name must be a non-empty string"));
-        }
+        check_name(&req.name)?;
         let timeout_ms = req.options.timeout_ms.unwrap_or(self.config.timeout_ms);
         if !(1..=self.config.max_timeout_ms).contains(&timeout_ms) {
             return Err(Error::invalid(format!(
@@ -610,4 +608,33 @@ impl Engine {
             })
             .await
     }
+}
+
+/// The longest function name, in bytes: a name travels in every frame, cache
+/// key, file name and stack line of its invocations.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// A function's name names its file in stacks (`name.js:3:9`) and its
+/// source map: a control character (a newline, say) would forge or split
+/// stack lines and log lines, so it is refused rather than printed.
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid("name must be a non-empty string"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(Error::invalid(format!(
+            "name must be at most {MAX_NAME_BYTES} bytes, got {}",
+            name.len()
+        )));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err(Error::invalid(format!(
+            "name must not contain control characters or line breaks, got {:?} in {name:?}",
+            c
+        )));
+    }
+    Ok(())
 }
