@@ -201,11 +201,86 @@ describe('hardening', () => {
   });
 
   (backend === 'dify' ? it : it.skip)('a blocked system call names its likely cause (dify: seccomp)', async () => {
-    for (const stmt of ['require("child_process").execSync("id")', 'require("process").cwd()', 'require("dns").lookup("example.com", () => {})']) {
+    for (const stmt of ['require("child_process").execSync("id")', 'require("process").cwd()']) {
       const r = await executeFunction('blocked', `module.exports = () => { ${stmt} }`, '', {});
       expect(r.error, stmt).toBe('The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely causes: process.cwd(), listing a directory, child_process, worker_threads, a DNS lookup (use IP addresses), or a socket while networking is off');
     }
     await ok();
+  });
+
+  it('Node APIs a sandbox cannot serve answer as a sandboxed process would, not with errors a function cannot act on', async () => {
+    // os: no network interfaces (was "uv_interface_addresses returned Unknown
+    // system error 1"), the temp folder as home (was EACCES), an identity.
+    const os = await run('os', `module.exports = () => {
+      const os = require('node:os');
+      const u = os.userInfo();
+      return [os.networkInterfaces(), os.homedir() === os.tmpdir(), u.username, u.homedir === os.tmpdir(), typeof u.uid, u.shell,
+        Buffer.isBuffer(os.userInfo({ encoding: 'buffer' }).username), require('os') === require('node:os')];
+    }`);
+    expect(os.error).toBeUndefined();
+    expect(os.data).toEqual([{}, true, 'sandbox', true, 'number', null, true, true]);
+    // A module that patches fs (as graceful-fs does) patches its own invocation's.
+    for (let i = 0; i < 3; i++) {
+      const p = await run('patch', 'module.exports = () => { const fs = require("fs"); const seen = typeof fs.patched; fs.patched = 1; return [seen, require("fs").patched] }');
+      expect(p.data).toEqual(['undefined', 1]);
+    }
+    // DNS: the host resolves names when it performs fetch; a function has no resolver.
+    const hint = ' is not available in a function: it has no network sockets. Use fetch(url, init), which the runtime performs for the function under its egress policy (RUNTIME_EGRESS_ALLOW)';
+    const dns = {
+      'dns.lookup()': 'require("dns").lookup("example.com", () => {})',
+      'dns.resolve4()': 'require("node:dns").resolve4("example.com", () => {})',
+      'dns.Resolver()': 'new (require("dns").Resolver)()',
+      'dns.promises.lookup()': 'require("dns").promises.lookup("localhost")',
+      'dns/promises.lookup()': 'require("dns/promises").lookup("localhost")',
+      'dns/promises.reverse()': 'require("dns/promises").reverse("127.0.0.1")',
+    };
+    for (const [what, stmt] of Object.entries(dns)) {
+      const r = await run('dns', `module.exports = async () => { await ${stmt} }`);
+      expect(r.error, stmt).toBe(what + hint);
+    }
+    // What opens nothing still works.
+    expect((await run('net-ok', 'module.exports = () => require("net").isIP("1.2.3.4")')).data).toBe(4);
+    await ok();
+  });
+
+  it('asynchronous fs, zlib and crypto work on the local pool; on Dify (no thread pool) they fail at once and name the synchronous call', async () => {
+    const file = 'require("path").join(require("os").tmpdir(), "async.txt")';
+    const calls = [
+      ['fs/promises.writeFile()', 'fs.writeFileSync()', `await require("fs").promises.writeFile(${file}, "x")`],
+      ['fs/promises.readFile()', 'fs.readFileSync()', `await require("fs/promises").readFile(${file}).catch((e) => { if (e.code !== "ENOENT") throw e })`],
+      ['fs.stat()', 'fs.statSync()', `await new Promise((resolve) => require("fs").stat(${file}, () => resolve()))`],
+      ['fs.createWriteStream()', 'the synchronous fs API (fs.readFileSync(), fs.writeFileSync())', `require("fs").createWriteStream(${file}).end("x")`],
+      ['zlib.gzip()', 'zlib.gzipSync()', 'await new Promise((resolve, reject) => require("zlib").gzip("x", (e) => (e ? reject(e) : resolve())))'],
+      ['crypto.pbkdf2()', 'crypto.pbkdf2Sync()', 'await new Promise((resolve, reject) => require("crypto").pbkdf2("a", "b", 1, 8, "sha1", (e) => (e ? reject(e) : resolve())))'],
+      ['crypto.randomBytes() with a callback', 'crypto.randomBytes() without one', 'await new Promise((resolve, reject) => require("node:crypto").randomBytes(4, (e) => (e ? reject(e) : resolve())))'],
+    ];
+    for (const [what, instead, stmt] of calls) {
+      const r = await run('threadpool', `module.exports = async () => { ${stmt}; return "done" }`, {}, { timeoutMs: 5000 });
+      if (backend === 'dify') {
+        expect(r.error, stmt).toBe(`${what} cannot run on the Dify Sandbox: its node runner has no thread pool, so asynchronous fs, zlib and crypto calls never finish. Use ${instead}`);
+      } else {
+        expect(r.error, stmt).toBeUndefined();
+        expect(r.data).toBe('done');
+      }
+    }
+    // The synchronous calls work on both.
+    const sync = await run('sync', 'module.exports = () => [require("zlib").gunzipSync(require("zlib").gzipSync("x")).toString(), require("crypto").randomBytes(4).length, require("crypto").randomInt(1, 2), require("crypto").pbkdf2Sync("a", "b", 1, 8, "sha1").length]');
+    expect(sync.data).toEqual(['x', 4, 1, 8]);
+  });
+
+  // Dify's allow-list has no `access`: existsSync kills the run there (see
+  // 'a blocked system call names its likely cause').
+  localOnly('fs.existsSync answers false outside the sandbox\'s paths, never ERR_ACCESS_DENIED (Node documents that it does not throw)', async () => {
+    const fs = await run('exists', `module.exports = () => {
+      const fs = require('fs'), p = require('path').join(require('os').tmpdir(), 'here.txt');
+      fs.writeFileSync(p, 'x');
+      return [fs.existsSync(p), fs.existsSync('/no/such/file'), fs.existsSync('/etc/passwd'), fs.existsSync('/proc/self/status'), fs.existsSync()];
+    }`);
+    expect(fs.error).toBeUndefined();
+    expect(fs.data).toEqual([true, false, false, false, false]);
+    // Reading such a path is still the sandbox's clear refusal.
+    const read = await run('read', 'module.exports = () => require("fs").readFileSync("/etc/passwd", "utf8")');
+    expect(read.errorCode).toBe('BLOCKED');
   });
 
   it('npm packages cannot be required', async () => {
@@ -223,6 +298,8 @@ describe('misuse of the API', () => {
   };
   it('rejects with a code and a clear message', async () => {
     await rejects(executeFunction('', 'module.exports = () => 1', '', {}), 'INVALID_ARGUMENT', 'name must be a non-empty string');
+    await rejects(executeFunction('f\n    at forged (x.js:1:1)', 'module.exports = () => 1', '', {}), 'INVALID_ARGUMENT', 'name must not contain control characters or line breaks, got \'\\n\' in "f\\n    at forged (x.js:1:1)"');
+    await rejects(executeFunction('n'.repeat(1025), 'module.exports = () => 1', '', {}), 'INVALID_ARGUMENT', 'name must be at most 1024 bytes, got 1025');
     await rejects((async () => executeFunction('f', 'module.exports = () => 1', '', {}, { backend: 'docker' }))(), 'INVALID_ARGUMENT', "unknown backend \"docker\": expected 'local' or 'dify'");
     await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { language: 'python3' }), 'INVALID_ARGUMENT', "language 'python3' is not supported by executeFunction: functions are JavaScript ('javascript') or TypeScript ('typescript')");
     await rejects(executeFunction('f', 'module.exports = () => 1', '', {}, { timeoutMs: 0 }), 'INVALID_ARGUMENT', 'options.timeoutMs (RUNTIME_MAX_TIMEOUT_MS) must be an integer from 1 to 900000, got 0');

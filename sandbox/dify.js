@@ -28,11 +28,62 @@
 //   the host performs it under its egress policy.
 // ---------------------------------------------------------------------------
 
+// The real node runner cannot start libuv's thread pool, so asynchronous fs,
+// zlib and crypto work never finishes: a function waited for its whole
+// timeout and got "Function timed out". Those calls now fail at once and
+// name the synchronous call that works (fs.readFileSync, zlib.gzipSync…).
+// Callbacks and promises alike; one adapted copy per module and run.
+const __adapted = new Map();
+function __noThreadPool(what, instead) {
+  const e = new Error(`${what} cannot run on the Dify Sandbox: its node runner has no thread pool, so asynchronous fs, zlib and crypto calls never finish. ` +
+    `Use ${instead}`);
+  e.code = 'DIFY_NO_THREAD_POOL';
+  return e;
+}
+function __withoutThreadPool(id, mod) {
+  if (!/^(fs|fs\/promises|zlib|crypto)$/.test(id) || !mod) return mod;
+  if (__adapted.has(mod)) return __adapted.get(mod);
+  const out = Object.assign({}, mod);
+  const sync = (k) => (typeof mod[k + 'Sync'] === 'function' ? `${id}.${k}Sync()` : 'the synchronous API');
+  if (id === 'fs/promises') {
+    const fsSync = require('fs');
+    for (const k of Object.keys(mod)) {
+      if (typeof mod[k] !== 'function') continue;
+      const instead = typeof fsSync[k + 'Sync'] === 'function' ? `fs.${k}Sync()` : 'the synchronous fs API';
+      out[k] = function () { return Promise.reject(__noThreadPool(`${id}.${k}()`, instead)); };
+    }
+  } else {
+    for (const k of Object.keys(mod)) {
+      const v = mod[k];
+      if (typeof v !== 'function' || k.endsWith('Sync')) continue;
+      const asyncTwin = typeof mod[k + 'Sync'] === 'function';
+      const stream = (id === 'fs' && /^create(Read|Write)Stream$/.test(k)) || (id === 'zlib' && /^create[A-Z]/.test(k));
+      if (asyncTwin || stream) {
+        out[k] = function () { throw __noThreadPool(`${id}.${k}()`, stream ? `the synchronous ${id} API (${id === 'fs' ? 'fs.readFileSync(), fs.writeFileSync()' : 'zlib.gzipSync(), zlib.gunzipSync()'})` : sync(k)); };
+      } else if (id === 'crypto' && (k === 'randomBytes' || k === 'randomInt')) {
+        // Without a callback these are synchronous and work.
+        out[k] = function (...args) {
+          if (typeof args[args.length - 1] === 'function') throw __noThreadPool(`crypto.${k}() with a callback`, `crypto.${k}() without one`);
+          return v.apply(mod, args);
+        };
+      }
+    }
+    if (id === 'fs') out.promises = __withoutThreadPool('fs/promises', mod.promises);
+  }
+  __adapted.set(mod, out);
+  return out;
+}
+
 function __difyMain(cfg) {
   const fs = require('fs');
   const net = require('net');
   const ownFile = 'dify-runtime';
   __hideRuntimeFrames(ownFile);
+  // Not in the allow-list: os.userInfo() and os.tmpdir() killed the run.
+  // The runner's environment is empty, so Node's own answer is /tmp.
+  __host.getgid = () => -1;
+  __host.tmpdir = () => '/tmp';
+  __host.adapt = __withoutThreadPool;
 
   // ------------------------------------------------------------ stdout
   let pending = [];

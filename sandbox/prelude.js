@@ -150,7 +150,8 @@ function __syntaxError(err, filename) {
 }
 
 // Modules that open sockets: a function has none (the kernel refuses them
-// in local workers); its network is `fetch`, performed by the host.
+// in local workers, the Dify Sandbox kills the run); its network is `fetch`,
+// performed (and its host name resolved) by the host.
 const __NET_MODULES = new Set(['net', 'tls', 'http', 'https', 'http2', 'dgram']);
 function __netError(what) {
   const e = new Error(`${what} is not available in a function: it has no network sockets. ` +
@@ -171,6 +172,60 @@ function __netModule(id) {
   return Object.freeze(out);
 }
 
+// `dns` and `dns/promises` refuse the same way. Built without loading Node's
+// dns, which starts a resolver: the real Dify Sandbox kills the run for that
+// alone (a lookup timed out locally, EAI_AGAIN, with no word on why).
+const __DNS_CALLS = ['lookup', 'lookupService', 'resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveCaa',
+  'resolveCname', 'resolveMx', 'resolveNaptr', 'resolveNs', 'resolvePtr', 'resolveSoa', 'resolveSrv', 'resolveTxt',
+  'reverse', 'Resolver', 'getServers', 'setServers'];
+function __dnsModule(id) {
+  const out = {};
+  for (const k of __DNS_CALLS) out[k] = function () { throw __netError(`${id}.${k}()`); };
+  if (id === 'dns') out.promises = __dnsModule('dns.promises');
+  return Object.freeze(out);
+}
+
+// `os` as a sandboxed process sees it. Node's own answers were errors a
+// function could not act on: networkInterfaces() "uv_interface_addresses
+// returned Unknown system error 1" (no network), homedir() and userInfo()
+// EACCES (the password database is not readable). A function has no network
+// interfaces, and its home is its private temp folder.
+// What a driver may narrow: Dify's allow-list has no getgid, and Node's
+// os.tmpdir() asks for it (to read TMPDIR safely), so either kills the run.
+const __host = {
+  getgid: () => (process.getgid ? process.getgid() : -1),
+  tmpdir: () => require('os').tmpdir(),
+  // A built-in module as functions get it (dify.js narrows fs, zlib, crypto).
+  adapt: (id, mod) => mod,
+};
+function __osModule() {
+  const real = require('os');
+  const userInfo = (options) => {
+    const home = __host.tmpdir();
+    const enc = options && options.encoding === 'buffer' ? (s) => Buffer.from(s) : (s) => s;
+    return { uid: process.getuid ? process.getuid() : -1, gid: __host.getgid(), username: enc('sandbox'), homedir: enc(home), shell: null };
+  };
+  return Object.assign({}, real, { networkInterfaces: () => ({}), tmpdir: () => __host.tmpdir(), homedir: () => __host.tmpdir(), userInfo });
+}
+
+// `fs` with existsSync that never throws, as Node documents it: under Node's
+// permission model it threw ERR_ACCESS_DENIED for paths outside the sandbox
+// (`if (fs.existsSync(p))` failed the function); such a path does not exist
+// for the function. A copy per invocation, so a module patching `fs` (as
+// graceful-fs does) patches only its own invocation's.
+function __fsModule() {
+  const real = require('fs');
+  const existsSync = function existsSync(path) {
+    try {
+      return real.existsSync(path);
+    } catch (err) {
+      if (err && err.code === 'ERR_ACCESS_DENIED') return false;
+      throw err;
+    }
+  };
+  return Object.assign({}, real, { existsSync });
+}
+
 // `require` of one invocation: Node built-ins, with the timers owned by the
 // invocation (cleared when it ends) and the socket modules refusing with a
 // pointer to fetch. None of this is the boundary (`require('process')` is
@@ -178,7 +233,7 @@ function __netModule(id) {
 // crates/core/src/sandbox/isolation.rs are; this gives clear errors.
 function __makeRequire(timers) {
   // Built on first use: most functions never require timers.
-  let timersModule, timersPromises;
+  let timersModule, timersPromises, osModule, fsModule;
   const t = timers.globals;
   return function require(id) {
     const bare = typeof id === 'string' && id.startsWith('node:') ? id.slice(5) : id;
@@ -193,7 +248,10 @@ function __makeRequire(timers) {
       }));
     }
     if (__NET_MODULES.has(bare)) return __netModule(bare);
-    return __sandboxRequire(id);
+    if (bare === 'dns' || bare === 'dns/promises') return __dnsModule(bare);
+    if (bare === 'os') return osModule || (osModule = __osModule());
+    if (bare === 'fs') return fsModule || (fsModule = __host.adapt('fs', __fsModule()));
+    return __host.adapt(bare, __sandboxRequire(id));
   };
 }
 
