@@ -245,6 +245,7 @@ describe('hardening', () => {
 
   it('asynchronous fs, zlib and crypto work on the local pool; on Dify (no thread pool) they fail at once and name the synchronous call', async () => {
     const file = 'require("path").join(require("os").tmpdir(), "async.txt")';
+    const subtleHint = "the synchronous node:crypto API (require('crypto'): createHash, createHmac, createCipheriv, sign, verify)";
     const calls = [
       ['fs/promises.writeFile()', 'fs.writeFileSync()', `await require("fs").promises.writeFile(${file}, "x")`],
       ['fs/promises.readFile()', 'fs.readFileSync()', `await require("fs/promises").readFile(${file}).catch((e) => { if (e.code !== "ENOENT") throw e })`],
@@ -253,6 +254,10 @@ describe('hardening', () => {
       ['zlib.gzip()', 'zlib.gzipSync()', 'await new Promise((resolve, reject) => require("zlib").gzip("x", (e) => (e ? reject(e) : resolve())))'],
       ['crypto.pbkdf2()', 'crypto.pbkdf2Sync()', 'await new Promise((resolve, reject) => require("crypto").pbkdf2("a", "b", 1, 8, "sha1", (e) => (e ? reject(e) : resolve())))'],
       ['crypto.randomBytes() with a callback', 'crypto.randomBytes() without one', 'await new Promise((resolve, reject) => require("node:crypto").randomBytes(4, (e) => (e ? reject(e) : resolve())))'],
+      ['crypto.subtle.digest()', subtleHint, 'await crypto.subtle.digest("SHA-256", new Uint8Array(1))'],
+      ['crypto.subtle.sign()', subtleHint, 'const key = await crypto.subtle.importKey("raw", new Uint8Array(8), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]); await crypto.subtle.sign("HMAC", key, new Uint8Array(1))'],
+      ['crypto.subtle.digest()', subtleHint, 'await require("crypto").subtle.digest("SHA-256", new Uint8Array(1))'],
+      ['crypto.webcrypto.subtle.digest()', subtleHint, 'await require("crypto").webcrypto.subtle.digest("SHA-256", new Uint8Array(1))'],
     ];
     for (const [what, instead, stmt] of calls) {
       const r = await run('threadpool', `module.exports = async () => { ${stmt}; return "done" }`, {}, { timeoutMs: 5000 });
@@ -266,6 +271,8 @@ describe('hardening', () => {
     // The synchronous calls work on both.
     const sync = await run('sync', 'module.exports = () => [require("zlib").gunzipSync(require("zlib").gzipSync("x")).toString(), require("crypto").randomBytes(4).length, require("crypto").randomInt(1, 2), require("crypto").pbkdf2Sync("a", "b", 1, 8, "sha1").length]');
     expect(sync.data).toEqual(['x', 4, 1, 8]);
+    const web = await run('web', 'module.exports = () => [crypto.getRandomValues(new Uint8Array(4)).length, crypto.randomUUID().length, typeof crypto.subtle.importKey, require("crypto").webcrypto.getRandomValues(new Uint8Array(2)).length]');
+    expect(web.data).toEqual([4, 36, 'function', 2]);
   });
 
   // Dify's allow-list has no `access`: existsSync kills the run there (see

@@ -69,9 +69,34 @@ function __withoutThreadPool(id, mod) {
       }
     }
     if (id === 'fs') out.promises = __withoutThreadPool('fs/promises', mod.promises);
+    if (id === 'crypto') {
+      if (mod.webcrypto) out.webcrypto = __webcryptoWithoutThreadPool(mod.webcrypto, 'crypto.webcrypto');
+      if (mod.subtle) out.subtle = __subtleWithoutThreadPool(mod.subtle, 'crypto.subtle');
+    }
   }
   __adapted.set(mod, out);
   return out;
+}
+
+// Web Crypto's subtle runs these as thread-pool jobs: on Dify they waited for
+// the timeout. importKey, exportKey and the rest work.
+const __SUBTLE_JOBS = new Set(['encrypt', 'decrypt', 'sign', 'verify', 'digest', 'generateKey', 'deriveKey', 'deriveBits', 'wrapKey', 'unwrapKey']);
+function __subtleWithoutThreadPool(subtle, label) {
+  const out = {};
+  for (const k of Object.getOwnPropertyNames(Object.getPrototypeOf(subtle))) {
+    if (k === 'constructor' || typeof subtle[k] !== 'function') continue;
+    out[k] = __SUBTLE_JOBS.has(k)
+      ? function () { return Promise.reject(__noThreadPool(`${label}.${k}()`, "the synchronous node:crypto API (require('crypto'): createHash, createHmac, createCipheriv, sign, verify)")); }
+      : subtle[k].bind(subtle);
+  }
+  return Object.freeze(out);
+}
+function __webcryptoWithoutThreadPool(webcrypto, label) {
+  return Object.freeze({
+    getRandomValues: (array) => webcrypto.getRandomValues(array),
+    randomUUID: () => webcrypto.randomUUID(),
+    subtle: __subtleWithoutThreadPool(webcrypto.subtle, `${label}.subtle`),
+  });
 }
 
 function __difyMain(cfg) {
@@ -84,6 +109,7 @@ function __difyMain(cfg) {
   __host.getgid = () => -1;
   __host.tmpdir = () => '/tmp';
   __host.adapt = __withoutThreadPool;
+  __host.webcrypto = () => __webcryptoWithoutThreadPool(globalThis.crypto, 'crypto');
 
   // ------------------------------------------------------------ stdout
   let pending = [];

@@ -197,6 +197,8 @@ const __host = {
   tmpdir: () => require('os').tmpdir(),
   // A built-in module as functions get it (dify.js narrows fs, zlib, crypto).
   adapt: (id, mod) => mod,
+  // The global `crypto` of a function's context (dify.js narrows subtle).
+  webcrypto: () => globalThis.crypto,
 };
 function __osModule() {
   const real = require('os');
@@ -394,7 +396,7 @@ function __baseGlobals() {
   const g = {
     Buffer, URL, URLSearchParams, TextEncoder, TextDecoder, AbortController, AbortSignal,
     structuredClone, atob, btoa, queueMicrotask, performance,
-    crypto: globalThis.crypto, ObjectId, require: __sandboxRequire,
+    crypto: __host.webcrypto(), ObjectId, require: __sandboxRequire,
   };
   Object.defineProperties(g, __LAZY_WEB_DESCRIPTORS);
   return g;
