@@ -80,6 +80,19 @@ describe('the node runner', () => {
     expect(d.error).toBe('process exited with code 1\n' + d.stderr);
   });
 
+  it('the first call that needs the thread pool (fs, zlib, crypto jobs, subtle) freezes the run, timers too, until the timeout', async () => {
+    const calls = [
+      "require('zlib').gzip('x', () => w('cb'))",
+      "require('crypto').pbkdf2('a', 'b', 1, 8, 'sha1', () => w('cb'))",
+      "crypto.subtle.digest('SHA-256', new Uint8Array(1)).then(() => w('cb'))",
+      "require('fs').promises.stat('/').then(() => w('cb'))",
+    ];
+    const runs = await Promise.all(calls.map((c) => post(node(`const w = (s) => require('fs').writeSync(1, s + '\\n');
+      w('before'); ${c}; w('after'); setTimeout(() => w('timer'), 100);`))));
+    expect(runs.map((r) => [r.body.data.exit_code, r.body.data.stdout, r.body.data.error]))
+      .toEqual(Array(calls.length).fill([-1, 'before\n', 'process exited with code -1\nerror: timeout\n']));
+  }, 20_000);
+
   it('the timeout kill (worker_timeout 5 s) keeps the stdout written before it', async () => {
     const d = (await post(node("require('fs').writeSync(1, 'early\\n'); while (true) {}"))).body.data;
     expect([d.exit_code, d.stdout, d.error]).toEqual([-1, 'early\n', 'process exited with code -1\nerror: timeout\n']);
