@@ -156,20 +156,6 @@ async fn cloud_calls_without_configuration_name_the_variable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misuse_is_an_error_not_a_result() {
     let e = engine(1);
-    let err = e
-        .execute(ExecuteRequest {
-            name: String::new(),
-            code: "module.exports = () => 1".into(),
-            hash: String::new(),
-            ctx: "{}".into(),
-            options: InvocationOptions::default(),
-            cloud: None,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "INVALID_ARGUMENT");
-    assert_eq!(err.to_string(), "name must be a non-empty string");
-    // A name is a file name in stacks: no line breaks, no control characters, bounded.
     let named = |name: String| ExecuteRequest {
         name,
         code: "module.exports = () => 1".into(),
@@ -178,7 +164,10 @@ async fn misuse_is_an_error_not_a_result() {
         options: InvocationOptions::default(),
         cloud: None,
     };
+    // A name is a file name in stacks: not empty, no line breaks or other
+    // control characters, bounded.
     for (name, message) in [
+        (String::new(), "name must be a non-empty string".to_string()),
         (
             "a\nat evil (x.js:1:1)".to_string(),
             r#"name must not contain control characters or line breaks, got '\n' in "a\nat evil (x.js:1:1)""#.to_string(),
