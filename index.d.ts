@@ -471,11 +471,13 @@ export interface RunCodeOptions {
 export interface RunCodeResult {
   /**
    * `console.log`/`info`/`debug`/`dir`/`table`/`count`/`time…` output (indented by
-   * `console.group`), as a process prints it: the snippet's console is Node's `Console`.
+   * `console.group`), as a process prints it: the snippet's console is Node's `Console`;
+   * `process.stdout.write(chunk)` appends the chunk exactly as written.
    */
   stdout: string
   /**
-   * `console.error`/`warn`/`trace`/`assert` output; on failure, ends with the error's stack
+   * `console.error`/`warn`/`trace`/`assert`, `process.stderr.write` and
+   * `process.emitWarning` output; on failure, ends with the error's stack
    * (positions in the user's code: `snippet.ts:3:7`) or message.
    */
   stderr: string

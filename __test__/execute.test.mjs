@@ -290,6 +290,26 @@ describe('hardening', () => {
     expect(read.errorCode).toBe('BLOCKED');
   });
 
+  it("a function's process has what libraries call: stdout and stderr (to the logs), emitWarning, events, pid", async () => {
+    const r = await run('proc', `module.exports = () => {
+      process.stdout.write('out\\n');
+      process.stdout.write(Buffer.from('bytes'));
+      process.stderr.write('err');
+      process.emitWarning('old api', 'DeprecationWarning', 'DEP0001');
+      process.emitWarning(new RangeError('too far'));
+      let seen = null;
+      process.on('tick', (x) => { seen = x; }).once('other', () => {});
+      const emitted = process.emit('tick', 7);
+      return [seen, emitted, process.listenerCount('tick'), process.eventNames().length, typeof process.pid, process.title,
+        process.execArgv, process.stdout.isTTY, process.release.name, Object.keys(process.env).length];
+    }`);
+    expect(r.error).toBeUndefined();
+    expect(r.logs).toEqual(['out', 'bytes', '[ERROR] err', '[WARN] [DEP0001] DeprecationWarning: old api', '[WARN] RangeError: too far']);
+    expect(r.data).toEqual([7, true, 1, 2, 'number', 'node', [], false, 'node', 0]);
+    // An invocation's listeners are its own.
+    expect((await run('proc2', 'module.exports = () => process.listenerCount("tick")')).data).toBe(0);
+  });
+
   it('npm packages cannot be required', async () => {
     const r = await run('lodash', 'module.exports = () => require("lodash")');
     expect(r.error).toBe("Cannot find module 'lodash': functions can require only Node built-in modules (bundle other packages into the compiled code)");

@@ -214,6 +214,19 @@ describe('runCode (the coze-loop contract)', () => {
     expect((await runCode({ language: 'js', code: 'return null' })).retVal).toBe('null');
   });
 
+  it('process.stdout.write and process.stderr.write print exactly what they are given, in order with console', async () => {
+    const r = await runCode({
+      language: 'ts',
+      code: "console.log('a');\nprocess.stdout.write('b');\nprocess.stdout.write(Buffer.from('c\\n'));\nprocess.stderr.write('no newline');\nconsole.error('!');\nglobalThis.process.stdout.write('d', () => {});\nprocess.emitWarning('careful');\nreturn process.stdout.isTTY;",
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.stdout).toBe('a\nbc\nd');
+    expect(r.stderr).toBe('no newline!\nWarning: careful\n');
+    expect(r.retVal).toBe('false');
+    const bad = await runCode({ language: 'js', code: 'process.stdout.write(42)' });
+    expect(bad.error).toBe('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array');
+  });
+
   it('a throw exits 1 with the stack (in snippet lines) on stderr', async () => {
     const r = await runCode({ language: 'typescript', code: "type T = number;\nconsole.log('before');\nthrow new TypeError('bad ' + (1 as T));" });
     expect(r.exitCode).toBe(1);

@@ -402,12 +402,59 @@ function __baseGlobals() {
   return g;
 }
 
-// What user code sees as `process`: no host environment, no exit.
-function __processShim(env) {
-  return Object.freeze({
-    env: Object.assign({}, env || {}),
-    argv: [], platform: process.platform, arch: process.arch,
-    version: process.version, versions: process.versions,
+// What user code sees as `process`: no host environment, no exit. Its
+// stdout and stderr write to the invocation's log (a line per write, one
+// trailing newline dropped; stderr as `[ERROR] `), emitWarning logs
+// `[WARN] `, and its events are the invocation's own (the runtime emits none):
+// libraries that call process.stdout.write, process.emitWarning or
+// process.on('exit', …) failed with a TypeError. runCode's snippet wrapper
+// points the streams at stdout and stderr through `__STREAMS`.
+const __STREAMS = Symbol.for('simple-ide.runtime.streams');
+const __RELEASE = Object.freeze({ ...process.release });
+function __processShim(console) {
+  const trim = (text) => (text.endsWith('\n') ? text.slice(0, -1) : text);
+  const io = {
+    out: (text) => console.log(trim(text)),
+    err: (text) => console.error(trim(text)),
+    warn: (text) => console.warn(text),
+  };
+  let stdout, stderr, emitter;
+  const events = () => emitter || (emitter = new (require('events'))());
+  const stream = (fd, to) => Object.freeze({
+    fd, isTTY: false, writable: true,
+    write(chunk, encoding, cb) {
+      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+        throw new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array');
+      }
+      io[to](typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+      const done = typeof encoding === 'function' ? encoding : cb;
+      if (typeof done === 'function') process.nextTick(done);
+      return true;
+    },
+    on() { return this; }, once() { return this; }, off() { return this; }, removeListener() { return this; },
+  });
+  const shim = {
+    env: {},
+    argv: [], execArgv: [], pid: process.pid, title: 'node', release: __RELEASE,
+    platform: process.platform, arch: process.arch, version: process.version, versions: process.versions,
+    get stdout() { return stdout || (stdout = stream(1, 'out')); },
+    get stderr() { return stderr || (stderr = stream(2, 'err')); },
+    emitWarning(warning, options, code) {
+      // An Error of the function's own context is not an instanceof ours.
+      const isError = __util.types.isNativeError(warning) || warning instanceof Error;
+      let type = isError ? String(warning.name) : 'Warning';
+      if (typeof options === 'string') type = options;
+      else if (options && typeof options === 'object') {
+        if (typeof options.type === 'string') type = options.type;
+        if (typeof options.code === 'string') code = options.code;
+      }
+      const message = isError ? String(warning.message) : String(warning);
+      io.warn(`${typeof code === 'string' ? `[${code}] ` : ''}${type}: ${message}`);
+    },
+    emit: (...a) => events().emit(...a),
+    listeners: (name) => events().listeners(name),
+    listenerCount: (name) => events().listenerCount(name),
+    eventNames: () => events().eventNames(),
     nextTick: (fn, ...args) => process.nextTick(fn, ...args),
     hrtime: Object.assign((t) => process.hrtime(t), { bigint: () => process.hrtime.bigint() }),
     memoryUsage: () => process.memoryUsage(), uptime: () => process.uptime(),
@@ -417,7 +464,12 @@ function __processShim(env) {
       e.__kind = 'EXITED';
       throw e;
     },
-  });
+    [__STREAMS]: (out, err) => { io.out = out; io.err = err; io.warn = (text) => err(text + '\n'); },
+  };
+  for (const k of ['on', 'once', 'off', 'addListener', 'removeListener', 'removeAllListeners', 'prependListener', 'prependOnceListener', 'setMaxListeners']) {
+    shim[k] = (...a) => { events()[k](...a); return shim; };
+  }
+  return Object.freeze(shim);
 }
 
 // Timers owned by one invocation: cleared when it ends so nothing it
@@ -466,7 +518,7 @@ async function __invoke(mod, c, input, io) {
   const g = c.g;
   g.console = __makeConsole(io.log, input.logCap || 1048576);
   g.cloud = __makeCloud(io.call, input.env, io.log, c.fromWire);
-  g.process = __processShim();
+  g.process = __processShim(g.console);
   Object.assign(g, io.timers.globals);
   const req = __makeRequire(io.timers);
   g.require = req;

@@ -609,17 +609,21 @@ fn compile_in(
 
 // The snippet wrapper. Its console is Node's own `Console` (groups, tables,
 // counters, timers, assert and trace as a process prints them) over two
-// streams that forward each write to the sandbox's console tagged `o`
-// (stdout) or `e` (stderr), so runCode can split the streams even when a
-// line itself starts with `[ERROR] `. It is the context's global console too,
-// so no console call of the snippet goes out untagged (an untagged "open"
-// was read as stdout "pen"). The return value travels as `[value]`, or `[]`
-// for undefined.
+// streams that forward each write, as written, to the sandbox's console
+// tagged `O` (stdout) or `E` (stderr), so runCode can split the streams even
+// when a line itself starts with `[ERROR] `. It is the context's global
+// console too, so no console call of the snippet goes out untagged (an
+// untagged "open" was read as stdout "pen"), and `process.stdout.write` /
+// `process.stderr.write` (and emitWarning) go to the same streams, exactly
+// as written (`write('a')` then `write('b')` is stdout `ab`). The return
+// value travels as `[value]`, or `[]` for undefined.
 const SNIPPET_PREFIX: &str = "module.exports = async function () { const console = __snippetConsole(globalThis.console); const __r = await (async () => {";
 const SNIPPET_SUFFIX: &str = "})(); return __r === undefined ? [] : [__r]; };\n\
 function __snippetConsole(c) { const { Console } = require('console'); \
-const stream = (tag) => ({ write: (s) => { c.log(tag + (s.endsWith('\\n') ? s.slice(0, -1) : s)); return true; } }); \
-return globalThis.console = new Console({ stdout: stream('o'), stderr: stream('e'), colorMode: false, ignoreErrors: false }); }\n";
+const stream = (tag) => ({ write: (s) => { c.log(tag + s); return true; } }); \
+const streams = globalThis.process && globalThis.process[Symbol.for('simple-ide.runtime.streams')]; \
+if (typeof streams === 'function') streams((s) => c.log('O' + s), (s) => c.log('E' + s)); \
+return globalThis.console = new Console({ stdout: stream('O'), stderr: stream('E'), colorMode: false, ignoreErrors: false }); }\n";
 
 /// Decorators parse (TypeScript, and the TC39 proposal), but no Node.js runs
 /// them and oxc compiles them only with helpers the sandbox does not have:

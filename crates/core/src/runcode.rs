@@ -88,23 +88,26 @@ impl Engine {
     }
 }
 
-/// The snippet's console tags each line `o` (stdout) or `e` (stderr), see
-/// `compile::SNIPPET_PREFIX`; untagged lines come from the sandbox itself
-/// (the truncation notice, a `cloud.invoke`d function's `[name] ` lines).
+/// The snippet's streams tag each write `O` (stdout) or `E` (stderr) and keep
+/// it as written, newline included, see `compile::SNIPPET_PREFIX`; untagged
+/// lines come from the sandbox itself (the truncation notice, a
+/// `cloud.invoke`d function's `[name] ` lines) and end with a newline.
 fn split_streams(logs: &[String]) -> (String, String) {
     let (mut out, mut err) = (String::new(), String::new());
     for line in logs {
-        let (to, text) = if let Some(t) = line.strip_prefix('o') {
-            (&mut out, t)
-        } else if let Some(t) = line.strip_prefix('e') {
-            (&mut err, t)
-        } else if line.starts_with("[TRUNCATED]") || line.starts_with("[ERROR] ") {
-            (&mut err, line.as_str())
+        if let Some(t) = line.strip_prefix('O') {
+            out.push_str(t);
+        } else if let Some(t) = line.strip_prefix('E') {
+            err.push_str(t);
         } else {
-            (&mut out, line.as_str())
-        };
-        to.push_str(text);
-        to.push('\n');
+            let to = if line.starts_with("[TRUNCATED]") || line.starts_with("[ERROR] ") {
+                &mut err
+            } else {
+                &mut out
+            };
+            to.push_str(line);
+            to.push('\n');
+        }
     }
     (out, err)
 }
@@ -124,14 +127,20 @@ mod tests {
     #[test]
     fn streams_split_by_tag_not_by_text() {
         let logs = vec![
-            "oHello World".to_string(),
-            "o[ERROR] printed by console.log".to_string(),
-            "ebad".to_string(),
+            "OHello World\n".to_string(),
+            "O[ERROR] printed by console.log\n".to_string(),
+            "Ebad\n".to_string(),
+            "Ono newline, ".to_string(),
+            "Oas written\n".to_string(),
             "a: 1".to_string(),
+            "[ERROR] from the sandbox".to_string(),
         ];
         let (out, err) = split_streams(&logs);
-        assert_eq!(out, "Hello World\n[ERROR] printed by console.log\na: 1\n");
-        assert_eq!(err, "bad\n");
+        assert_eq!(
+            out,
+            "Hello World\n[ERROR] printed by console.log\nno newline, as written\na: 1\n"
+        );
+        assert_eq!(err, "bad\n[ERROR] from the sandbox\n");
     }
 
     #[test]
