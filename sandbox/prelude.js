@@ -408,68 +408,93 @@ function __baseGlobals() {
 // `[WARN] `, and its events are the invocation's own (the runtime emits none):
 // libraries that call process.stdout.write, process.emitWarning or
 // process.on('exit', …) failed with a TypeError. runCode's snippet wrapper
-// points the streams at stdout and stderr through `__STREAMS`.
+// points the streams at stdout and stderr through `__STREAMS`. A class, so
+// that an invocation pays for one small object (the warm path makes one per
+// call); what is the same for every invocation lives on the prototype.
 const __STREAMS = Symbol.for('simple-ide.runtime.streams');
-const __RELEASE = Object.freeze({ ...process.release });
-function __processShim(console) {
-  const trim = (text) => (text.endsWith('\n') ? text.slice(0, -1) : text);
-  const io = {
-    out: (text) => console.log(trim(text)),
-    err: (text) => console.error(trim(text)),
-    warn: (text) => console.warn(text),
-  };
-  let stdout, stderr, emitter;
-  const events = () => emitter || (emitter = new (require('events'))());
-  const stream = (fd, to) => Object.freeze({
+const __EventEmitter = require('events');
+const __trimNewline = (text) => (text.endsWith('\n') ? text.slice(0, -1) : text);
+function __stdStream(fd, write) {
+  return Object.freeze({
     fd, isTTY: false, writable: true,
     write(chunk, encoding, cb) {
       if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
         throw new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array');
       }
-      io[to](typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+      write(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
       const done = typeof encoding === 'function' ? encoding : cb;
       if (typeof done === 'function') process.nextTick(done);
       return true;
     },
     on() { return this; }, once() { return this; }, off() { return this; }, removeListener() { return this; },
   });
-  const shim = {
-    env: {},
-    argv: [], execArgv: [], pid: process.pid, title: 'node', release: __RELEASE,
-    platform: process.platform, arch: process.arch, version: process.version, versions: process.versions,
-    get stdout() { return stdout || (stdout = stream(1, 'out')); },
-    get stderr() { return stderr || (stderr = stream(2, 'err')); },
-    emitWarning(warning, options, code) {
-      // An Error of the function's own context is not an instanceof ours.
-      const isError = __util.types.isNativeError(warning) || warning instanceof Error;
-      let type = isError ? String(warning.name) : 'Warning';
-      if (typeof options === 'string') type = options;
-      else if (options && typeof options === 'object') {
-        if (typeof options.type === 'string') type = options.type;
-        if (typeof options.code === 'string') code = options.code;
-      }
-      const message = isError ? String(warning.message) : String(warning);
-      io.warn(`${typeof code === 'string' ? `[${code}] ` : ''}${type}: ${message}`);
-    },
-    emit: (...a) => events().emit(...a),
-    listeners: (name) => events().listeners(name),
-    listenerCount: (name) => events().listenerCount(name),
-    eventNames: () => events().eventNames(),
-    nextTick: (fn, ...args) => process.nextTick(fn, ...args),
-    hrtime: Object.assign((t) => process.hrtime(t), { bigint: () => process.hrtime.bigint() }),
-    memoryUsage: () => process.memoryUsage(), uptime: () => process.uptime(),
-    cwd: () => '/',
-    exit: (code) => {
-      const e = new Error(`process.exit(${code === undefined ? '' : code}) is not allowed in a function: return a value or throw an error instead`);
-      e.__kind = 'EXITED';
-      throw e;
-    },
-    [__STREAMS]: (out, err) => { io.out = out; io.err = err; io.warn = (text) => err(text + '\n'); },
-  };
-  for (const k of ['on', 'once', 'off', 'addListener', 'removeListener', 'removeAllListeners', 'prependListener', 'prependOnceListener', 'setMaxListeners']) {
-    shim[k] = (...a) => { events()[k](...a); return shim; };
+}
+class __Process {
+  #console; #streams = null; #stdout = null; #stderr = null; #events = null;
+  constructor(console) {
+    this.env = {};
+    this.#console = console;
   }
-  return Object.freeze(shim);
+  #write(fd, text) {
+    if (this.#streams) this.#streams[fd - 1](text);
+    else if (fd === 1) this.#console.log(__trimNewline(text));
+    else this.#console.error(__trimNewline(text));
+  }
+  get stdout() { return this.#stdout || (this.#stdout = __stdStream(1, (text) => this.#write(1, text))); }
+  get stderr() { return this.#stderr || (this.#stderr = __stdStream(2, (text) => this.#write(2, text))); }
+  emitWarning(warning, options, code) {
+    // An Error of the function's own context is not an instanceof ours.
+    const isError = __util.types.isNativeError(warning) || warning instanceof Error;
+    let type = isError ? String(warning.name) : 'Warning';
+    if (typeof options === 'string') type = options;
+    else if (options && typeof options === 'object') {
+      if (typeof options.type === 'string') type = options.type;
+      if (typeof options.code === 'string') code = options.code;
+    }
+    const line = `${typeof code === 'string' ? `[${code}] ` : ''}${type}: ${isError ? String(warning.message) : String(warning)}`;
+    if (this.#streams) this.#streams[1](line + '\n');
+    else this.#console.warn(line);
+  }
+  #ee() { return this.#events || (this.#events = new __EventEmitter()); }
+  on(...a) { this.#ee().on(...a); return this; }
+  once(...a) { this.#ee().once(...a); return this; }
+  off(...a) { this.#ee().off(...a); return this; }
+  addListener(...a) { this.#ee().addListener(...a); return this; }
+  removeListener(...a) { this.#ee().removeListener(...a); return this; }
+  removeAllListeners(...a) { this.#ee().removeAllListeners(...a); return this; }
+  prependListener(...a) { this.#ee().prependListener(...a); return this; }
+  prependOnceListener(...a) { this.#ee().prependOnceListener(...a); return this; }
+  setMaxListeners(n) { this.#ee().setMaxListeners(n); return this; }
+  emit(...a) { return this.#ee().emit(...a); }
+  listeners(name) { return this.#ee().listeners(name); }
+  listenerCount(name) { return this.#ee().listenerCount(name); }
+  eventNames() { return this.#ee().eventNames(); }
+  nextTick(fn, ...args) { process.nextTick(fn, ...args); }
+  memoryUsage() { return process.memoryUsage(); }
+  uptime() { return process.uptime(); }
+  cwd() { return '/'; }
+  exit(code) {
+    const e = new Error(`process.exit(${code === undefined ? '' : code}) is not allowed in a function: return a value or throw an error instead`);
+    e.__kind = 'EXITED';
+    throw e;
+  }
+  [__STREAMS](out, err) { this.#streams = [out, err]; }
+}
+Object.defineProperties(__Process.prototype, {
+  argv: { value: Object.freeze([]), enumerable: true },
+  execArgv: { value: Object.freeze([]), enumerable: true },
+  pid: { value: process.pid, enumerable: true },
+  title: { value: 'node', enumerable: true },
+  release: { value: Object.freeze({ ...process.release }), enumerable: true },
+  platform: { value: process.platform, enumerable: true },
+  arch: { value: process.arch, enumerable: true },
+  version: { value: process.version, enumerable: true },
+  versions: { value: process.versions, enumerable: true },
+  hrtime: { value: Object.freeze(Object.assign((t) => process.hrtime(t), { bigint: () => process.hrtime.bigint() })), enumerable: true },
+});
+Object.freeze(__Process.prototype);
+function __processShim(console) {
+  return new __Process(console);
 }
 
 // Timers owned by one invocation: cleared when it ends so nothing it

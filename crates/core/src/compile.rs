@@ -621,8 +621,8 @@ const SNIPPET_PREFIX: &str = "module.exports = async function () { const console
 const SNIPPET_SUFFIX: &str = "})(); return __r === undefined ? [] : [__r]; };\n\
 function __snippetConsole(c) { const { Console } = require('console'); \
 const stream = (tag) => ({ write: (s) => { c.log(tag + s); return true; } }); \
-const streams = globalThis.process && globalThis.process[Symbol.for('simple-ide.runtime.streams')]; \
-if (typeof streams === 'function') streams((s) => c.log('O' + s), (s) => c.log('E' + s)); \
+const p = globalThis.process, streams = Symbol.for('simple-ide.runtime.streams'); \
+if (p && typeof p[streams] === 'function') p[streams]((s) => c.log('O' + s), (s) => c.log('E' + s)); \
 return globalThis.console = new Console({ stdout: stream('O'), stderr: stream('E'), colorMode: false, ignoreErrors: false }); }\n";
 
 /// Decorators parse (TypeScript, and the TC39 proposal), but no Node.js runs
