@@ -310,6 +310,29 @@ describe('hardening', () => {
     expect((await run('proc2', 'module.exports = () => process.listenerCount("tick")')).data).toBe(0);
   });
 
+  it("a function's process.on('unhandledRejection' / 'uncaughtException') listeners get its uncaught faults, as in Node", async () => {
+    const r = await run('listen', `module.exports = () => new Promise((resolve) => {
+      const seen = [];
+      process.on('unhandledRejection', (reason, promise) => seen.push('rejection ' + reason.message + ' ' + (promise instanceof Promise)));
+      process.on('uncaughtException', (err, origin) => seen.push('exception ' + err.message + ' ' + origin));
+      Promise.reject(new Error('r1'));
+      setTimeout(() => { throw new Error('t1'); }, 1);
+      setTimeout(() => resolve(seen), 100);
+    })`);
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual(['rejection r1 true', 'exception t1 uncaughtException']);
+    // A listener that throws fails the invocation with its own error.
+    const t = await run('listen-throws', `module.exports = () => new Promise(() => {
+      process.on('unhandledRejection', () => { throw new Error('listener broke'); });
+      Promise.reject(new Error('r2'));
+    })`, {}, { timeoutMs: 3000 });
+    expect(t.error).toBe("Uncaught exception in a process.on('unhandledRejection') listener: listener broke");
+    // The listeners were that invocation's: the next one fails as before.
+    const n = await run('no-listener', 'module.exports = () => new Promise(() => { Promise.reject(new Error("r3")) })', {}, { timeoutMs: 3000 });
+    expect(n.error).toBe('Unhandled promise rejection: r3');
+    await ok();
+  });
+
   it('npm packages cannot be required', async () => {
     const r = await run('lodash', 'module.exports = () => require("lodash")');
     expect(r.error).toBe("Cannot find module 'lodash': functions can require only Node built-in modules (bundle other packages into the compiled code)");

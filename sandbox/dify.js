@@ -153,11 +153,17 @@ function __difyMain(cfg) {
     process.exit(0);
   };
   const fail = (info) => finish(JSON.stringify(Object.assign({ failed: true }, info)));
-  const timers = __makeTimers((err) => {
-    const info = __describeThrown(err, ownFile);
-    info.error = 'Uncaught exception in a timer callback: ' + info.error;
+  let context = null; // the function's, once made: its process may listen for faults
+  // A fault nothing caught: to the function's own process listeners if it
+  // has any (as Node does), else the run fails with `label`.
+  const fault = (event, label, err, ...args) => {
+    const r = __toListeners(context, event, err, ...args);
+    if (r && r.handled) return;
+    const info = __describeThrown(r ? r.thrown : err, ownFile);
+    info.error = `${r ? `Uncaught exception in a process.on('${event}') listener` : label}: ${info.error}`;
     fail(info);
-  });
+  };
+  const timers = __makeTimers((err) => fault('uncaughtException', 'Uncaught exception in a timer callback', err, 'uncaughtException'));
   // The function's own deadline: a promise that never settles must time out
   // like it does on the local pool, not end the process early.
   const deadline = setTimeout(() => fail({ error: `Function timed out after ${cfg.timeoutMs} ms`, kind: 'TIMEOUT' }), cfg.timeoutMs);
@@ -204,16 +210,8 @@ function __difyMain(cfg) {
     throw e;
   }), () => done);
 
-  process.on('unhandledRejection', (reason) => {
-    const info = __describeThrown(reason, ownFile);
-    info.error = 'Unhandled promise rejection: ' + info.error;
-    fail(info);
-  });
-  process.on('uncaughtException', (err) => {
-    const info = __describeThrown(err, ownFile);
-    info.error = 'Uncaught exception: ' + info.error;
-    fail(info);
-  });
+  process.on('unhandledRejection', (reason, promise) => fault('unhandledRejection', 'Unhandled promise rejection', reason, promise));
+  process.on('uncaughtException', (err, origin) => fault('uncaughtException', 'Uncaught exception', err, origin));
 
   process.on('exit', (code) => {
     if (!done) { done = true; emit('R', JSON.stringify({ failed: true, error: `Function called process.exit(${code})`, kind: 'EXITED' })); }
@@ -227,7 +225,7 @@ function __difyMain(cfg) {
     fail({ error: err.message, stack: err.stack, kind: err.__kind || 'SYNTAX_ERROR' });
     return;
   }
-  const c = __freshContext();
+  const c = context = __freshContext();
   __invoke(mod, c, cfg, {
     log: (line) => { if (!done) emit('L', JSON.stringify(line)); },
     call, timers, ownFile, fetch: difyFetch,

@@ -497,6 +497,22 @@ function __processShim(console) {
   return new __Process(console);
 }
 
+// Node's rule for a fault nothing caught: a process with listeners for
+// 'unhandledRejection' or 'uncaughtException' hands it to them and goes on.
+// A function's listeners (on its own process, in context `c`) get its faults
+// the same way. Returns null without listeners, { handled: true } when they
+// took it, { thrown } when one threw (that error then fails the invocation).
+function __toListeners(c, event, ...args) {
+  const p = c && c.process;
+  if (!p || p.listenerCount(event) === 0) return null;
+  try {
+    p.emit(event, ...args);
+    return { handled: true };
+  } catch (thrown) {
+    return { handled: false, thrown };
+  }
+}
+
 // Timers owned by one invocation: cleared when it ends so nothing it
 // scheduled runs during the next one; a throwing callback fails the
 // invocation instead of the process.
@@ -543,7 +559,7 @@ async function __invoke(mod, c, input, io) {
   const g = c.g;
   g.console = __makeConsole(io.log, input.logCap || 1048576);
   g.cloud = __makeCloud(io.call, input.env, io.log, c.fromWire);
-  g.process = __processShim(g.console);
+  g.process = c.process = __processShim(g.console);
   Object.assign(g, io.timers.globals);
   const req = __makeRequire(io.timers);
   g.require = req;

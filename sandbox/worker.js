@@ -72,7 +72,7 @@ async function __run(msg) {
     return;
   }
   const inv = { nonce: msg.nonce, done: false, seq: 0, pending: new Map(), timers: null, promiseProto: null };
-  inv.timers = __makeTimers((err) => __failWith(inv, 'Uncaught exception in a timer callback', err, false));
+  inv.timers = __makeTimers((err) => __fault(inv, 'uncaughtException', 'Uncaught exception in a timer callback', err, false, 'uncaughtException'));
   __current = inv;
   if (!mod) {
     try {
@@ -87,6 +87,7 @@ async function __run(msg) {
   }
   const c = __spare || __freshContext();
   __spare = null;
+  inv.context = c;
   inv.promiseProto = c.promiseProto;
   const maxArgs = msg.maxResult;
   const log = (line) => { if (!inv.done) __write(__frame.log(inv.nonce, line)); };
@@ -112,6 +113,15 @@ async function __run(msg) {
     done: (json) => __finish(inv, __frame.done(inv.nonce, json)),
     fail: (info) => __fail(inv, info),
   });
+}
+
+// A fault of the invocation: to the function's own process listeners if it
+// has any (as Node does), else the invocation fails with `label`.
+function __fault(inv, event, label, err, retire, ...args) {
+  const r = __toListeners(inv.context, event, err, ...args);
+  if (r && r.handled) return;
+  if (r) __failWith(inv, `Uncaught exception in a process.on('${event}') listener`, r.thrown, false);
+  else __failWith(inv, label, err, retire);
 }
 
 function __argError(message) {
@@ -141,12 +151,12 @@ process.on('unhandledRejection', (reason, promise) => {
   // Attribute only rejections of promises made in the current invocation's
   // context; a leftover from an earlier invocation must not fail this one.
   if (inv && Object.getPrototypeOf(promise) === inv.promiseProto) {
-    __failWith(inv, 'Unhandled promise rejection', reason, false);
+    __fault(inv, 'unhandledRejection', 'Unhandled promise rejection', reason, false, promise);
   }
 });
-process.on('uncaughtException', (err) => {
+process.on('uncaughtException', (err, origin) => {
   const inv = __current;
-  if (inv) __failWith(inv, 'Uncaught exception', err, true);
+  if (inv) __fault(inv, 'uncaughtException', 'Uncaught exception', err, true, origin);
   else process.exitCode = 70;
 });
 process.on('exit', (code) => {
