@@ -308,6 +308,8 @@ describe('hardening', () => {
     expect(r.data).toEqual([7, true, 1, 2, 'number', 'node', [], false, 'node', 0]);
     // An invocation's listeners are its own.
     expect((await run('proc2', 'module.exports = () => process.listenerCount("tick")')).data).toBe(0);
+    // It prints as Node's does, not as a runtime class.
+    expect((await run('proc3', 'module.exports = () => [String(process), require("util").inspect(process)]')).data).toEqual(['[object process]', 'process { env: {} }']);
   });
 
   it("a function's process.on('unhandledRejection' / 'uncaughtException') listeners get its uncaught faults, as in Node", async () => {

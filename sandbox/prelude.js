@@ -429,7 +429,10 @@ function __stdStream(fd, write) {
     on() { return this; }, once() { return this; }, off() { return this; }, removeListener() { return this; },
   });
 }
-class __Process {
+const __nodeProcess = process;
+// Named `process`, as a function sees it printed (`process { env: {} }`);
+// inside the class body that name is the class, so Node's is __nodeProcess.
+const __Process = class process {
   #console; #streams = null; #stdout = null; #stderr = null; #events = null;
   constructor(console) {
     this.env = {};
@@ -469,9 +472,9 @@ class __Process {
   listeners(name) { return this.#ee().listeners(name); }
   listenerCount(name) { return this.#ee().listenerCount(name); }
   eventNames() { return this.#ee().eventNames(); }
-  nextTick(fn, ...args) { process.nextTick(fn, ...args); }
-  memoryUsage() { return process.memoryUsage(); }
-  uptime() { return process.uptime(); }
+  nextTick(fn, ...args) { __nodeProcess.nextTick(fn, ...args); }
+  memoryUsage() { return __nodeProcess.memoryUsage(); }
+  uptime() { return __nodeProcess.uptime(); }
   cwd() { return '/'; }
   exit(code) {
     const e = new Error(`process.exit(${code === undefined ? '' : code}) is not allowed in a function: return a value or throw an error instead`);
@@ -479,8 +482,9 @@ class __Process {
     throw e;
   }
   [__STREAMS](out, err) { this.#streams = [out, err]; }
-}
+};
 Object.defineProperties(__Process.prototype, {
+  [Symbol.toStringTag]: { value: 'process' },
   argv: { value: Object.freeze([]), enumerable: true },
   execArgv: { value: Object.freeze([]), enumerable: true },
   pid: { value: process.pid, enumerable: true },
