@@ -157,10 +157,10 @@ function __difyMain(cfg) {
   // A fault nothing caught: to the function's own process listeners if it
   // has any (as Node does), else the run fails with `label`.
   const fault = (event, label, err, ...args) => {
-    const r = __toListeners(context, event, err, ...args);
-    if (r && r.handled) return;
-    const info = __describeThrown(r ? r.thrown : err, ownFile);
-    info.error = `${r ? `Uncaught exception in a process.on('${event}') listener` : label}: ${info.error}`;
+    const f = __unhandledFault(context, event, label, err, ...args);
+    if (!f) return;
+    const info = __describeThrown(f.err, ownFile);
+    info.error = `${f.label}: ${info.error}`;
     fail(info);
   };
   const timers = __makeTimers((err) => fault('uncaughtException', 'Uncaught exception in a timer callback', err, 'uncaughtException'));

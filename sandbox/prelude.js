@@ -185,11 +185,6 @@ function __dnsModule(id) {
   return Object.freeze(out);
 }
 
-// `os` as a sandboxed process sees it. Node's own answers were errors a
-// function could not act on: networkInterfaces() "uv_interface_addresses
-// returned Unknown system error 1" (no network), homedir() and userInfo()
-// EACCES (the password database is not readable). A function has no network
-// interfaces, and its home is its private temp folder.
 // What a driver may narrow: Dify's allow-list has no getgid, and Node's
 // os.tmpdir() asks for it (to read TMPDIR safely), so either kills the run.
 const __host = {
@@ -200,6 +195,11 @@ const __host = {
   // The global `crypto` of a function's context (dify.js narrows subtle).
   webcrypto: () => globalThis.crypto,
 };
+// `os` as a sandboxed process sees it. Node's own answers were errors a
+// function could not act on: networkInterfaces() "uv_interface_addresses
+// returned Unknown system error 1" (no network), homedir() and userInfo()
+// EACCES (the password database is not readable). A function has no network
+// interfaces, and its home is its private temp folder.
 function __osModule() {
   const real = require('os');
   const userInfo = (options) => {
@@ -497,23 +497,21 @@ Object.defineProperties(__Process.prototype, {
   hrtime: { value: Object.freeze(Object.assign((t) => process.hrtime(t), { bigint: () => process.hrtime.bigint() })), enumerable: true },
 });
 Object.freeze(__Process.prototype);
-function __processShim(console) {
-  return new __Process(console);
-}
 
 // Node's rule for a fault nothing caught: a process with listeners for
 // 'unhandledRejection' or 'uncaughtException' hands it to them and goes on.
 // A function's listeners (on its own process, in context `c`) get its faults
-// the same way. Returns null without listeners, { handled: true } when they
-// took it, { thrown } when one threw (that error then fails the invocation).
-function __toListeners(c, event, ...args) {
+// the same way. Returns null when they took it, else what fails the
+// invocation: the driver's `label` and `err` without listeners, or the error
+// a listener threw (`listener: true`).
+function __unhandledFault(c, event, label, err, ...args) {
   const p = c && c.process;
-  if (!p || p.listenerCount(event) === 0) return null;
+  if (!p || p.listenerCount(event) === 0) return { label, err, listener: false };
   try {
-    p.emit(event, ...args);
-    return { handled: true };
+    p.emit(event, err, ...args);
+    return null;
   } catch (thrown) {
-    return { handled: false, thrown };
+    return { label: `Uncaught exception in a process.on('${event}') listener`, err: thrown, listener: true };
   }
 }
 
@@ -563,7 +561,7 @@ async function __invoke(mod, c, input, io) {
   const g = c.g;
   g.console = __makeConsole(io.log, input.logCap || 1048576);
   g.cloud = __makeCloud(io.call, input.env, io.log, c.fromWire);
-  g.process = c.process = __processShim(g.console);
+  g.process = c.process = new __Process(g.console);
   Object.assign(g, io.timers.globals);
   const req = __makeRequire(io.timers);
   g.require = req;

@@ -118,10 +118,8 @@ async function __run(msg) {
 // A fault of the invocation: to the function's own process listeners if it
 // has any (as Node does), else the invocation fails with `label`.
 function __fault(inv, event, label, err, retire, ...args) {
-  const r = __toListeners(inv.context, event, err, ...args);
-  if (r && r.handled) return;
-  if (r) __failWith(inv, `Uncaught exception in a process.on('${event}') listener`, r.thrown, false);
-  else __failWith(inv, label, err, retire);
+  const f = __unhandledFault(inv.context, event, label, err, ...args);
+  if (f) __failWith(inv, f.label, f.err, retire && !f.listener);
 }
 
 function __argError(message) {
