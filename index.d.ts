@@ -394,6 +394,11 @@ export interface IsolationHealth {
    * one the isolation rests on (RUNTIME_ISOLATION_DISABLE=permission turns it off).
    */
   nodePermission: boolean
+  /**
+   * How much nicer than the host workers run (RUNTIME_WORKER_NICE, default 10; 0 on systems
+   * other than Linux): the host's event loop wins a shared core over function code.
+   */
+  nice: number
 }
 
 /**

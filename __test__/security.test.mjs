@@ -49,6 +49,7 @@ const ATTACKS = [
   'process.kill of the host',
   'process.kill of a sibling worker',
   'a function starts a process',
+  "a function raises its CPU priority to the host's",
   'a function reads a host file',
   '_debugProcess of the host',
   'stdin hook reads another tenant',
@@ -100,6 +101,7 @@ describe.each(levels)('attacks fail: %s', (label, disable, preRun) => {
     if (disable === 'seccomp') expect(h.seccomp).toBe(false);
     if (disable === 'namespaces') expect(h.namespaces).toEqual([]);
     expect(h.nodePermission).toBe(disable !== 'permission');
+    expect(h.nice).toBe(10);
   }, 120000);
 
   it('the escape to the real process works (so the attacks test the kernel, not the vm)', async () => {

@@ -2,7 +2,7 @@
 // one run (interleaved rounds, medians):
 //
 //   node bench/isolation.mjs              # all parts
-//   node bench/isolation.mjs warm         # one of: warm | newtenant | throughput | fetch | noisy
+//   node bench/isolation.mjs warm         # one of: warm | newtenant | throughput | fetch | noisy | hostload
 //
 // Goals (issue 10):
 // - warm: a trivial function of a warm tenant, p50 <= 1.0x an in-process
@@ -75,10 +75,11 @@ async function warm() {
   }
   const pa = median(a), pb = median(b);
   console.log(`warm tenant, trivial function, p50 of ${a.length}: executeFunction ${pa.toFixed(3)} ms, in-process vm new context ${pb.toFixed(3)} ms -> ratio ${(pa / pb).toFixed(2)} (goal <= 1.0; absolute goal < 0.5 ms: ${pa < 0.5 ? 'met' : 'NOT met'})`);
-  // Not a goal, reported for what it shows: with an idle gap before each
-  // call (as between HTTP requests) the worker, the pool's threads and the
-  // host's event loop must each be woken, which costs more on a VM than the
-  // tight loop above shows; the in-process peer has no such hops.
+  // Not a goal, but the common case (HTTP requests arrive with gaps): the
+  // worker's next context is ready, so only the round trip counts. The
+  // worker builds that context right after it replies; at the host's
+  // priority it held a shared core while the host waited to read the
+  // reply (0.57 ms here), at RUNTIME_WORKER_NICE=10 the host wins (0.3 ms).
   const ga = [], gb = [];
   for (let i = 0; i < 300; i++) {
     await sleep(2); ga.push(await ours());
@@ -183,10 +184,51 @@ async function noisy() {
   console.log(`a quiet tenant's trivial call, 1000 each: alone ${f(alone)}; while another tenant ran ${sent} new ${(large(0).length / 1024).toFixed(0)} KiB TypeScript programs: ${f(loud)} (no goal)`);
 }
 
+// The host's own HTTP serving while three functions spin on every core:
+// workers at RUNTIME_WORKER_NICE=10 (the default) against the same runtime
+// with workers at the host's priority (0), each in a child process, two
+// rounds interleaved. No goal; it shows what the niceness buys the host.
+async function hostload() {
+  if (process.env.HOSTLOAD_CHILD) {
+    const server = http.createServer((q, s) => s.end('ok'));
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const agent = new http.Agent({ keepAlive: true });
+    const get = () => new Promise((res, rej) => {
+      const t = now();
+      http.get(`http://127.0.0.1:${server.address().port}/`, { agent }, (r) => { r.resume(); r.on('end', () => res(ms(t))); }).on('error', rej);
+    });
+    for (let i = 0; i < 300; i++) await get();
+    const spin = 'module.exports = async () => { const e = Date.now() + 2500; let x = 0; while (Date.now() < e) x++; return x; }';
+    const hogs = Promise.all([1, 2, 3].map((i) => executeFunction('spin', spin, '', {}, { tenant: `spin${i}`, timeoutMs: 10000 })));
+    await sleep(300);
+    const xs = [];
+    const end = Date.now() + 2000;
+    while (Date.now() < end) xs.push(await get());
+    await hogs;
+    const s = [...xs].sort((a, b) => a - b);
+    process.stdout.write(JSON.stringify({ n: xs.length / 2, p99: s[Math.floor(s.length * 0.99)] }) + '\n');
+    return;
+  }
+  const child = (nice) => new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [new URL(import.meta.url).pathname, 'hostload'], {
+      env: { ...process.env, HOSTLOAD_CHILD: '1', RUNTIME_WORKER_NICE: String(nice) }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.on('exit', () => { try { resolve(JSON.parse(out.trim().split('\n')[0])); } catch (e) { reject(new Error(out)); } });
+  });
+  const a = [], b = [];
+  for (let round = 0; round < 2; round++) { a.push(await child(10)); b.push(await child(0)); }
+  const rate = (xs) => median(xs.map((x) => x.n)), p99 = (xs) => median(xs.map((x) => x.p99));
+  console.log(`host HTTP requests served while 3 functions spin: workers at nice 10 ${rate(a).toFixed(0)}/s (p99 ${p99(a).toFixed(2)} ms), at the host's priority ${rate(b).toFixed(0)}/s (p99 ${p99(b).toFixed(2)} ms) -> ${(rate(a) / rate(b)).toFixed(2)}x the requests (no goal)`);
+}
+
+if (part === 'hostload') { await hostload(); process.exit(0); }
 if (part === 'all' || part === 'warm') await warm();
 if (part === 'all' || part === 'newtenant') await newtenant();
 if (part === 'all' || part === 'throughput') await throughput();
 if (part === 'all' || part === 'fetch') await fetchBench();
 if (part === 'all' || part === 'noisy') await noisy();
+if (part === 'all') await hostload();
 console.log(`isolation layers: ${JSON.stringify(health().isolation)}`);
 process.exit(0);

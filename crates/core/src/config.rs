@@ -147,6 +147,10 @@ pub struct IsolationConfig {
     pub worker_gid: u32,
     /// Size of a worker's private temp folder, MiB (`RUNTIME_WORKER_TMP_MB`).
     pub tmp_mb: u64,
+    /// How much nicer than the host workers run (`RUNTIME_WORKER_NICE`,
+    /// 0–19): the host's threads win a shared core at once, so a worker
+    /// preparing its next context does not delay the reply it just sent.
+    pub worker_nice: i32,
 }
 
 impl Default for IsolationConfig {
@@ -157,6 +161,7 @@ impl Default for IsolationConfig {
             worker_uid: 65534,
             worker_gid: 65534,
             tmp_mb: 64,
+            worker_nice: 10,
         }
     }
 }
@@ -198,6 +203,16 @@ impl IsolationConfig {
         }
         if let Some(v) = get("RUNTIME_WORKER_GID") {
             c.worker_gid = parse_num("RUNTIME_WORKER_GID", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_WORKER_NICE") {
+            c.worker_nice = match v.trim().parse::<i32>() {
+                Ok(n) if (0..=19).contains(&n) => n,
+                _ => {
+                    return Err(Error::Config(format!(
+                        "RUNTIME_WORKER_NICE={v:?}: expected a whole number from 0 to 19"
+                    )))
+                }
+            };
         }
         if let Some(v) = get("RUNTIME_WORKER_TMP_MB") {
             c.tmp_mb = parse_num("RUNTIME_WORKER_TMP_MB", &v)?;
@@ -659,6 +674,16 @@ mod tests {
         let c = RuntimeConfig::from_lookup(env(&[])).unwrap();
         assert_eq!(c.isolation.level, IsolationLevel::Auto);
         assert_eq!((c.isolation.worker_uid, c.isolation.tmp_mb), (65534, 64));
+        assert_eq!(c.isolation.worker_nice, 10);
+        let c = RuntimeConfig::from_lookup(env(&[("RUNTIME_WORKER_NICE", "0")])).unwrap();
+        assert_eq!(c.isolation.worker_nice, 0);
+        for bad in ["-5", "20", "ten"] {
+            let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_WORKER_NICE", bad)])).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid configuration: RUNTIME_WORKER_NICE={bad:?}: expected a whole number from 0 to 19")
+            );
+        }
         assert_eq!((c.max_workers, c.max_concurrent_invokes), (32, 4));
         assert_eq!(c.max_concurrent_calls, 16);
         assert_eq!(c.max_read_bytes, 16 << 20);

@@ -148,6 +148,7 @@ impl Health {
                 "rlimits": l.rlimits,
                 "uid": l.uid,
                 "nodePermission": l.node_permission,
+                "nice": l.nice,
             })),
             "services": { "database": self.database, "storage": self.storage },
         });

@@ -33,6 +33,8 @@ impl Isolation {
                 rlimits: false,
                 uid: None,
                 node_permission: !config.disables("permission"),
+                // Only the Linux pre-exec path renices workers.
+                nice: 0,
                 level: config.level,
             },
         })

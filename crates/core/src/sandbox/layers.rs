@@ -18,6 +18,8 @@ pub struct Layers {
     /// Node's permission model (`--permission`): a fence inside the
     /// kernel's, not one the promise rests on.
     pub node_permission: bool,
+    /// How much nicer than the host workers run (0: as the host).
+    pub nice: i32,
     pub level: IsolationLevel,
 }
 
@@ -42,6 +44,9 @@ impl Layers {
         }
         if self.node_permission {
             parts.push("node-permission".into());
+        }
+        if self.nice > 0 {
+            parts.push(format!("nice=+{}", self.nice));
         }
         if parts.is_empty() {
             "none".into()
