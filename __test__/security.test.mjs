@@ -12,12 +12,9 @@ const FIXTURE = path.join(import.meta.dirname, 'fixtures/attacks.mjs');
 const INDEX = path.join(import.meta.dirname, '../index.js');
 
 function runAttacks(disable) {
-  const port = 20000 + Math.floor(Math.random() * 20000);
   const env = {
     ...process.env,
     RUNTIME_ISOLATION_DISABLE: disable,
-    RUNTIME_EGRESS_ALLOW: `127.0.0.1:${port}`,
-    ALLOWED_PORT: String(port),
     RUNTIME_MAX_WORKERS: '8',
     RUNTIME_POOL_SIZE: '2',
     RUNTIME_BACKEND: 'local',
