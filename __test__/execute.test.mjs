@@ -246,6 +246,7 @@ describe('hardening', () => {
   it('asynchronous fs, zlib and crypto work on the local pool; on Dify (no thread pool) they fail at once and name the synchronous call', async () => {
     const file = 'require("path").join(require("os").tmpdir(), "async.txt")';
     const subtleHint = "the synchronous node:crypto API (require('crypto'): createHash, createHmac, createCipheriv, sign, verify)";
+    const zlibHint = 'the synchronous zlib API (zlib.gzipSync(), zlib.gunzipSync(), zlib.deflateSync(), …)';
     const calls = [
       ['fs/promises.writeFile()', 'fs.writeFileSync()', `await require("fs").promises.writeFile(${file}, "x")`],
       ['fs/promises.readFile()', 'fs.readFileSync()', `await require("fs/promises").readFile(${file}).catch((e) => { if (e.code !== "ENOENT") throw e })`],
@@ -258,6 +259,8 @@ describe('hardening', () => {
       ['crypto.subtle.sign()', subtleHint, 'const key = await crypto.subtle.importKey("raw", new Uint8Array(8), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]); await crypto.subtle.sign("HMAC", key, new Uint8Array(1))'],
       ['crypto.subtle.digest()', subtleHint, 'await require("crypto").subtle.digest("SHA-256", new Uint8Array(1))'],
       ['crypto.webcrypto.subtle.digest()', subtleHint, 'await require("crypto").webcrypto.subtle.digest("SHA-256", new Uint8Array(1))'],
+      ['new CompressionStream()', zlibHint, 'await new Response(new Blob(["x"]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer()'],
+      ['new DecompressionStream()', zlibHint, 'await new Response(new Blob([require("zlib").gzipSync("x")]).stream().pipeThrough(new DecompressionStream("gzip"))).text()'],
     ];
     for (const [what, instead, stmt] of calls) {
       const r = await run('threadpool', `module.exports = async () => { ${stmt}; return "done" }`, {}, { timeoutMs: 5000 });
@@ -273,6 +276,56 @@ describe('hardening', () => {
     expect(sync.data).toEqual(['x', 4, 1, 8]);
     const web = await run('web', 'module.exports = () => [crypto.getRandomValues(new Uint8Array(4)).length, crypto.randomUUID().length, typeof crypto.subtle.importKey, require("crypto").webcrypto.getRandomValues(new Uint8Array(2)).length]');
     expect(web.data).toEqual([4, 36, 'function', 2]);
+  });
+
+  it('process.memoryUsage() answers in a sandbox that cannot read /proc; process.cpuUsage() works locally and is a clear error on Dify (no getrusage)', async () => {
+    // memoryUsage threw "EACCES: permission denied, uv_resident_set_memory".
+    const m = await run('mem', `module.exports = () => {
+      const m = process.memoryUsage(), keys = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'];
+      return [Object.keys(m).sort().join(), keys.every((k) => Number.isInteger(m[k]) && m[k] >= 0), m.heapUsed > 0 && m.heapUsed <= m.heapTotal, m.rss >= m.heapUsed, process.memoryUsage.rss() > 0];
+    }`);
+    expect(m.error).toBeUndefined();
+    expect(m.data).toEqual(['arrayBuffers,external,heapTotal,heapUsed,rss', true, true, true, true]);
+    const cpu = await run('cpu', 'module.exports = () => { const a = process.cpuUsage(); const d = process.cpuUsage(a); return [typeof a.user, typeof a.system, d.user >= 0, typeof process.resourceUsage().maxRSS] }');
+    if (backend === 'dify') {
+      expect(cpu.error).toBe('process.cpuUsage() cannot run on the Dify Sandbox: its system-call allow-list has no getrusage, and a blocked call ends the run. Use performance.now() for elapsed time');
+      const ru = await run('ru', 'module.exports = () => process.resourceUsage()');
+      expect(ru.error).toBe('process.resourceUsage() cannot run on the Dify Sandbox: its system-call allow-list has no getrusage, and a blocked call ends the run. Use process.memoryUsage() and performance.now()');
+    } else {
+      expect(cpu.error).toBeUndefined();
+      expect(cpu.data).toEqual(['number', 'number', true, 'number']);
+    }
+    // The shim's functions are shared by a worker's invocations: frozen.
+    const frozen = await run('frozen', 'module.exports = () => { "use strict"; try { process.memoryUsage.rss = () => 0; return "replaced" } catch (e) { return e.constructor.name } }');
+    expect(frozen.data).toBe('TypeError');
+  });
+
+  it("a function has Node's web globals: events, streams, messaging, DOMException, File, performance and Web Crypto classes", async () => {
+    // Each was "… is not defined" in a function, though node has them all.
+    const r = await run('webglobals', `module.exports = async () => {
+      const target = new EventTarget();
+      let got;
+      target.addEventListener('ping', (e) => { got = e.type + ':' + e.detail; });
+      target.dispatchEvent(new CustomEvent('ping', { detail: 7 }));
+      let text = '';
+      for await (const chunk of new ReadableStream({ start(c) { c.enqueue('a'); c.enqueue('b'); c.close(); } })) text += chunk;
+      const upper = new TransformStream({ transform(chunk, c) { c.enqueue(chunk.toUpperCase()); } });
+      let piped = '';
+      for await (const chunk of new Blob(['abc']).stream().pipeThrough(new TextDecoderStream()).pipeThrough(upper)) piped += chunk;
+      const { port1, port2 } = new MessageChannel();
+      const message = await new Promise((resolve) => { port2.onmessage = (m) => resolve(m.data); port1.postMessage({ n: 1 }); });
+      port1.close();
+      const abort = new DOMException('stopped', 'AbortError');
+      const file = new File(['hi'], 'f.txt', { type: 'text/plain' });
+      return [got, text, piped, message, abort.name, abort.message, file.name, file.size,
+        new WritableStream() instanceof WritableStream, typeof PerformanceObserver, typeof SubtleCrypto, typeof CryptoKey, Object.keys(globalThis).includes('EventTarget')];
+    }`, {}, { timeoutMs: 5000 });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual(['ping:7', 'ab', 'ABC', { n: 1 }, 'AbortError', 'stopped', 'f.txt', 2, true, 'function', 'function', 'function', true]);
+    // Each invocation's are its own to replace, as any global.
+    const a = await run('g1', 'module.exports = () => { EventTarget = 1; return typeof EventTarget }');
+    const b = await run('g2', 'module.exports = () => typeof EventTarget');
+    expect([a.data, b.data]).toEqual(['number', 'function']);
   });
 
   // Dify's allow-list has no `access`: existsSync kills the run there (see

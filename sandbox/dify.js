@@ -99,6 +99,17 @@ function __webcryptoWithoutThreadPool(webcrypto, label) {
   });
 }
 
+function __noSyscall(what, syscall, instead) {
+  const e = new Error(`${what} cannot run on the Dify Sandbox: its system-call allow-list has no ${syscall}, and a blocked call ends the run. Use ${instead}`);
+  e.code = 'DIFY_UNSUPPORTED';
+  return e;
+}
+const __THREAD_POOL_GLOBALS = new Map(['CompressionStream', 'DecompressionStream'].map((name) => [name, ({
+  [name]: class {
+    constructor() { throw __noThreadPool(`new ${name}()`, 'the synchronous zlib API (zlib.gzipSync(), zlib.gunzipSync(), zlib.deflateSync(), …)'); }
+  },
+})[name]]));
+
 function __difyMain(cfg) {
   const fs = require('fs');
   const net = require('net');
@@ -110,6 +121,11 @@ function __difyMain(cfg) {
   __host.tmpdir = () => '/tmp';
   __host.adapt = __withoutThreadPool;
   __host.webcrypto = () => __webcryptoWithoutThreadPool(globalThis.crypto, 'crypto');
+  // getrusage is not in the allow-list: calling it killed the run.
+  __host.cpuUsage = () => { throw __noSyscall('process.cpuUsage()', 'getrusage', 'performance.now() for elapsed time'); };
+  __host.resourceUsage = () => { throw __noSyscall('process.resourceUsage()', 'getrusage', 'process.memoryUsage() and performance.now()'); };
+  // Web compression streams run zlib on the thread pool too.
+  __host.global = (name) => (__THREAD_POOL_GLOBALS.has(name) ? __THREAD_POOL_GLOBALS.get(name) : globalThis[name]);
 
   // ------------------------------------------------------------ stdout
   let pending = [];

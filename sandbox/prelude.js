@@ -194,6 +194,12 @@ const __host = {
   adapt: (id, mod) => mod,
   // The global `crypto` of a function's context (dify.js narrows subtle).
   webcrypto: () => globalThis.crypto,
+  // One of Node's lazily loaded globals, as a function's context gets it
+  // (dify.js narrows CompressionStream and DecompressionStream).
+  global: (name) => globalThis[name],
+  // getrusage: Dify's allow-list has none (dify.js refuses these).
+  cpuUsage: (previous) => process.cpuUsage(previous),
+  resourceUsage: () => process.resourceUsage(),
 };
 // `os` as a sandboxed process sees it. Node's own answers were errors a
 // function could not act on: networkInterfaces() "uv_interface_addresses
@@ -379,14 +385,27 @@ function __describeThrown(err, ownFile) {
 // (~25 ms, measured in a Dify run, where every run is a new process): the
 // context gets them lazily, as Node's own global does, and a driver may
 // replace them (dify.js replaces fetch).
-const __LAZY_WEB = ['fetch', 'Headers', 'Request', 'Response', 'FormData', 'Blob'];
+// Node's other web globals (events, streams, messaging, File, performance
+// and Web Crypto classes) load the same way: a function that made
+// `new EventTarget()`, `new ReadableStream()` or `new DOMException()` got
+// "… is not defined", though `node` has them all as globals. Only those the
+// workers' Node has (a name missing from Node 20 stays missing).
+const __LAZY_WEB = ['fetch', 'Headers', 'Request', 'Response', 'FormData', 'Blob',
+  'DOMException', 'Event', 'EventTarget', 'CustomEvent', 'MessageChannel', 'MessagePort', 'MessageEvent', 'BroadcastChannel',
+  'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest',
+  'ReadableByteStreamController', 'ReadableStreamDefaultController', 'TransformStream', 'TransformStreamDefaultController',
+  'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'ByteLengthQueuingStrategy',
+  'CountQueuingStrategy', 'TextEncoderStream', 'TextDecoderStream', 'CompressionStream', 'DecompressionStream', 'File',
+  'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure', 'PerformanceObserver',
+  'PerformanceObserverEntryList', 'PerformanceResourceTiming', 'Crypto', 'CryptoKey', 'SubtleCrypto',
+].filter((name) => name in globalThis);
 // Descriptors made once: defining six accessors with fresh closures cost
-// ~7 µs of every context. The getter settles the value on its receiver,
-// the context's global.
+// ~7 µs of every context; these 42 shared ones cost ~6 µs. The getter
+// settles the value on its receiver, the context's global.
 const __LAZY_WEB_DESCRIPTORS = Object.fromEntries(__LAZY_WEB.map((name) => {
   function settle(value) { Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: true }); }
   return [name, {
-    get() { const v = globalThis[name]; settle.call(this, v); return v; },
+    get() { const v = __host.global(name); settle.call(this, v); return v; },
     set: settle,
     configurable: true,
     enumerable: true,
@@ -430,6 +449,26 @@ function __stdStream(fd, write) {
   });
 }
 const __nodeProcess = process;
+// Node reads rss from /proc/self/stat, which a worker may not open
+// (Landlock reads only node and the worker script), so process.memoryUsage()
+// threw "EACCES: permission denied, uv_resident_set_memory". Where that
+// happens, V8's own figures stand in: rss is the heap's resident size plus
+// malloc'd and external memory (no code pages), and arrayBuffers is given as
+// external, which includes it.
+let __procReadable = true;
+function __memoryUsage() {
+  if (__procReadable) {
+    try { return __nodeProcess.memoryUsage(); } catch { __procReadable = false; }
+  }
+  const h = require('v8').getHeapStatistics();
+  return {
+    rss: h.total_physical_size + h.malloced_memory + h.external_memory,
+    heapTotal: h.total_heap_size,
+    heapUsed: h.used_heap_size,
+    external: h.external_memory,
+    arrayBuffers: h.external_memory,
+  };
+}
 // Named `process`, as a function sees it printed (`process { env: {} }`);
 // inside the class body that name is the class, so Node's is __nodeProcess.
 const __Process = class process {
@@ -473,7 +512,9 @@ const __Process = class process {
   listenerCount(name) { return this.#ee().listenerCount(name); }
   eventNames() { return this.#ee().eventNames(); }
   nextTick(fn, ...args) { __nodeProcess.nextTick(fn, ...args); }
-  memoryUsage() { return __nodeProcess.memoryUsage(); }
+  memoryUsage() { return __memoryUsage(); }
+  cpuUsage(previous) { return __host.cpuUsage(previous); }
+  resourceUsage() { return __host.resourceUsage(); }
   uptime() { return __nodeProcess.uptime(); }
   cwd() { return '/'; }
   exit(code) {
@@ -496,6 +537,8 @@ Object.defineProperties(__Process.prototype, {
   versions: { value: process.versions, enumerable: true },
   hrtime: { value: Object.freeze(Object.assign((t) => process.hrtime(t), { bigint: () => process.hrtime.bigint() })), enumerable: true },
 });
+__Process.prototype.memoryUsage.rss = () => __memoryUsage().rss;
+Object.freeze(__Process.prototype.memoryUsage);
 Object.freeze(__Process.prototype);
 
 // Node's rule for a fault nothing caught: a process with listeners for
