@@ -300,6 +300,36 @@ describe('hardening', () => {
     expect(frozen.data).toBe('TypeError');
   });
 
+  it("instanceof accepts what Node's built-ins and the runtime make (they live in the worker's realm): errors, Buffers, arrays, promises", async () => {
+    const r = await run('realm', `module.exports = async () => {
+      const caught = async (f) => { try { await f(); } catch (e) { return e; } };
+      const errors = [
+        await caught(() => fetch('http://127.0.0.1:1/')),
+        await caught(() => cloud.invoke('no-such-function-here', {})),
+        await caught(() => require('no-such-module')),
+        await caught(() => require('fs').readFileSync(require('os').tmpdir() + '/missing')),
+        await caught(() => new URL('not a url')),
+        await caught(() => Buffer.alloc(-1)),
+      ];
+      class Mine extends Error {}
+      return {
+        error: errors.map((e) => e instanceof Error),
+        typed: [errors[0] instanceof TypeError, errors[4] instanceof TypeError, errors[5] instanceof RangeError, errors[4] instanceof RangeError],
+        bytes: [Buffer.from('x') instanceof Uint8Array, new TextEncoder().encode('x') instanceof Uint8Array, Buffer.from('x').buffer instanceof ArrayBuffer],
+        other: [Buffer.from('x').toJSON().data instanceof Array, require('fs').promises.readFile('/').catch(() => 0) instanceof Promise, require('path').parse('/a') instanceof Object],
+        own: [new Mine() instanceof Mine, new Error() instanceof Mine, errors[0] instanceof Mine, new Mine() instanceof Error, [] instanceof Array, 5 instanceof Object],
+      };
+    }`, {}, { timeoutMs: 5000 });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual({
+      error: [true, true, true, true, true, true],
+      typed: [true, true, true, false],
+      bytes: [true, true, true],
+      other: [true, true, true],
+      own: [true, false, false, true, true, false],
+    });
+  });
+
   it("a function has Node's web globals: events, streams, messaging, DOMException, File, performance and Web Crypto classes", async () => {
     // Each was "… is not defined" in a function, though node has them all.
     const r = await run('webglobals', `module.exports = async () => {

@@ -202,6 +202,13 @@ describe('runCode (the coze-loop contract)', () => {
     expect(r.error).toBeUndefined();
   });
 
+  it("TypeScript's `catch (e: unknown) { if (e instanceof Error) … }` sees a built-in's error as an Error", async () => {
+    const code = "try { JSON.parse(require('zlib').gunzipSync(Buffer.from('x')).toString()); } catch (e: unknown) { return e instanceof Error ? e.message : 'not an Error'; }";
+    const r = await runCode({ language: 'ts', code });
+    expect(r.error).toBeUndefined();
+    expect(r.retVal).toBe('"unexpected end of file"');
+  });
+
   it('splits stdout and stderr as a process would, and returns JSON', async () => {
     const r = await runCode({
       language: 'ts',
