@@ -300,6 +300,25 @@ describe('hardening', () => {
     expect(frozen.data).toBe('TypeError');
   });
 
+  it('util.promisify(setTimeout) and timers/promises work on the invocation\'s timers, with an AbortSignal', async () => {
+    // promisify(setTimeout) threw 'The "callback" argument must be of type function'.
+    const r = await run('sleep', `module.exports = async () => {
+      const { promisify } = require('util');
+      const sleep = promisify(setTimeout), tick = promisify(setImmediate);
+      const t = Date.now();
+      const out = [await sleep(20, 'slept'), Date.now() - t >= 15, await tick('ticked'), await require('node:timers/promises').setTimeout(1, 'tp')];
+      const ac = new AbortController();
+      const pending = require('timers/promises').setTimeout(10000, 'never', { signal: ac.signal });
+      ac.abort();
+      try { await pending; } catch (e) { out.push(e.name, e.code); }
+      try { await sleep(1, 'x', { signal: AbortSignal.abort() }); } catch (e) { out.push(e.message); }
+      await require('timers/promises').scheduler.wait(1);
+      return out;
+    }`, {}, { timeoutMs: 5000 });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual(['slept', true, 'ticked', 'tp', 'AbortError', 'ABORT_ERR', 'The operation was aborted']);
+  });
+
   it("instanceof accepts what Node's built-ins and the runtime make (they live in the worker's realm): errors, Buffers, arrays, promises", async () => {
     const r = await run('realm', `module.exports = async () => {
       const caught = async (f) => { try { await f(); } catch (e) { return e; } };

@@ -250,10 +250,11 @@ function __makeRequire(timers) {
       return timersModule || (timersModule = Object.freeze(Object.assign({}, __sandboxRequire('timers'), t)));
     }
     if (bare === 'timers/promises') {
+      const p = timers.promises;
       return timersPromises || (timersPromises = Object.freeze({
-        setTimeout: (ms, value) => new Promise((resolve) => t.setTimeout(() => resolve(value), ms)),
-        setImmediate: (value) => new Promise((resolve) => t.setImmediate(() => resolve(value))),
-        scheduler: Object.freeze({ wait: (ms) => new Promise((resolve) => t.setTimeout(resolve, ms)), yield: () => new Promise((resolve) => t.setImmediate(resolve)) }),
+        setTimeout: p.setTimeout,
+        setImmediate: p.setImmediate,
+        scheduler: Object.freeze({ wait: (ms, options) => p.setTimeout(ms, undefined, options), yield: () => p.setImmediate() }),
       }));
     }
     if (__NET_MODULES.has(bare)) return __netModule(bare);
@@ -581,11 +582,31 @@ function __makeTimers(fail) {
     for (const h of live) { clearTimeout(h); clearInterval(h); clearImmediate(h); }
     live.clear();
   };
-  return { globals, clearAll };
+  // timers/promises, on this invocation's timers; also what
+  // util.promisify(setTimeout) returns (`const sleep = promisify(setTimeout)`
+  // threw 'The "callback" argument must be of type function').
+  const later = (schedule, cancel, value, options) => new Promise((resolve, reject) => {
+    const signal = options && options.signal;
+    if (signal && signal.aborted) { reject(__abortError(signal)); return; }
+    const onAbort = () => { cancel(h); reject(__abortError(signal)); };
+    const h = schedule(() => { if (signal) signal.removeEventListener('abort', onAbort); resolve(value); });
+    if (signal) signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const promises = {
+    setTimeout: (ms, value, options) => later((fn) => globals.setTimeout(fn, ms), globals.clearTimeout, value, options),
+    setImmediate: (value, options) => later((fn) => globals.setImmediate(fn), globals.clearImmediate, value, options),
+  };
+  Object.defineProperty(globals.setTimeout, __util.promisify.custom, { value: promises.setTimeout });
+  Object.defineProperty(globals.setImmediate, __util.promisify.custom, { value: promises.setImmediate });
+  return { globals, promises, clearAll };
+}
+function __abortError(signal) {
+  const e = new Error('The operation was aborted', { cause: signal.reason });
+  e.name = 'AbortError';
+  e.code = 'ABORT_ERR';
+  return e;
 }
 
-// Prepares a fresh context. Creating one costs most of an invocation's CPU
-// (~0.6 ms), so drivers make the next one while idle.
 // Node's built-ins make their objects in the worker's realm, not the
 // context's: in a function, `err instanceof Error` was false for an error of
 // fetch, cloud.invoke, require, fs or URL (TypeScript's `if (e instanceof
@@ -619,6 +640,8 @@ function __linkTwins(twins) {
     });
   }
 }
+// Prepares a fresh context. Creating one costs most of an invocation's CPU
+// (~0.6 ms), so drivers make the next one while idle.
 const __ctxHelpers = new __vm.Script('[(s) => JSON.parse(s), Promise.prototype, (g) => { g.global = globalThis; }, ' +
   '(ObjectId, Buffer) => (' + __fromWire.toString() + '), ' + __linkTwins.toString() + ']');
 function __freshContext() {
