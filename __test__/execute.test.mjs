@@ -8,6 +8,10 @@ import { describe, it, expect, beforeAll } from 'vitest';
 
 const require = createRequire(import.meta.url);
 process.env.SECRET_FOR_TEST = 's3cr3t'; // before the first call: workers must not see it
+// Functions run in RUNTIME_FUNCTION_TZ whatever the host's zone; a host in
+// another zone (TZ) shows that the worker's comes from the setting alone.
+process.env.RUNTIME_FUNCTION_TZ = 'Asia/Shanghai';
+process.env.TZ = 'America/New_York';
 const { executeFunction, metrics, runCode, validateCode, createCloud, compressLogs, logsHeader, setFunctionLoader } = require('../index.js');
 
 const backend = process.env.RUNTIME_BACKEND || 'local';
@@ -298,6 +302,13 @@ describe('hardening', () => {
     // The shim's functions are shared by a worker's invocations: frozen.
     const frozen = await run('frozen', 'module.exports = () => { "use strict"; try { process.memoryUsage.rss = () => 0; return "replaced" } catch (e) { return e.constructor.name } }');
     expect(frozen.data).toBe('TypeError');
+  });
+
+  it('a function runs in RUNTIME_FUNCTION_TZ (Asia/Shanghai here), not in the host\'s zone (America/New_York here)', async () => {
+    const r = await run('tz', "module.exports = () => [Intl.DateTimeFormat().resolvedOptions().timeZone, new Date(0).getTimezoneOffset(), new Date(0).getHours(), new Date(Date.UTC(2026, 6, 1)).toString().slice(16)]");
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual(['Asia/Shanghai', -480, 8, '08:00:00 GMT+0800 (China Standard Time)']);
+    expect(new Date(0).getTimezoneOffset()).toBe(300); // the host: New York, in winter
   });
 
   it('util.promisify(setTimeout) and timers/promises work on the invocation\'s timers, with an AbortSignal', async () => {

@@ -111,6 +111,9 @@ const __THREAD_POOL_GLOBALS = new Map(['CompressionStream', 'DecompressionStream
 })[name]]));
 
 function __difyMain(cfg) {
+  // The runner's environment is not ours to set; Node re-reads TZ when
+  // process.env.TZ changes, and ICU has the zone data without zoneinfo.
+  if (cfg.tz) process.env.TZ = cfg.tz;
   const fs = require('fs');
   const net = require('net');
   const ownFile = 'dify-runtime';

@@ -81,6 +81,9 @@ pub struct RuntimeConfig {
     pub module_cache_bytes: usize,
     /// The `node` binary for local workers; the addon passes the host's own.
     pub node_path: Option<PathBuf>,
+    /// The time zone functions run in (`RUNTIME_FUNCTION_TZ`, an IANA name):
+    /// the same on every host, whatever the host's own zone.
+    pub function_tz: String,
     /// How long an invocation may wait for a free worker (`QUEUE_TIMEOUT`).
     pub queue_timeout_ms: u64,
     /// Cap on a result's JSON (and a cloud call's arguments), in bytes.
@@ -243,6 +246,7 @@ impl Default for RuntimeConfig {
             max_response_bytes: 8 * 1024 * 1024,
             module_cache_bytes: 64 * 1024 * 1024,
             node_path: None,
+            function_tz: "UTC".into(),
             queue_timeout_ms: 30_000,
             max_result_bytes: 6 * 1024 * 1024,
             max_timeout_ms: 15 * 60 * 1000,
@@ -259,6 +263,26 @@ impl Default for RuntimeConfig {
                 .max(2),
             isolation: IsolationConfig::default(),
         }
+    }
+}
+
+/// An IANA time zone name (`Asia/Shanghai`, `UTC`, `Etc/GMT-8`): letters,
+/// digits and `/_+-`, as ICU reads it from `TZ`. ICU resolves it without the
+/// system's zoneinfo (which a worker cannot read); an unknown name would
+/// silently be UTC, so the shape is checked here and the README says so.
+fn check_time_zone(v: &str) -> Result<String> {
+    let v = v.trim();
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-'));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(Error::Config(format!(
+            "RUNTIME_FUNCTION_TZ={v:?}: expected an IANA time zone name such as UTC or Asia/Shanghai"
+        )))
     }
 }
 
@@ -293,6 +317,9 @@ impl RuntimeConfig {
         };
         if let Some(v) = get("RUNTIME_TIMEOUT_MS") {
             c.timeout_ms = parse_num("RUNTIME_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = get("RUNTIME_FUNCTION_TZ") {
+            c.function_tz = check_time_zone(&v)?;
         }
         if let Some(v) = get("RUNTIME_MEMORY_MB") {
             c.memory_mb = parse_num("RUNTIME_MEMORY_MB", &v)?;
@@ -675,6 +702,17 @@ mod tests {
         assert_eq!(c.isolation.level, IsolationLevel::Auto);
         assert_eq!((c.isolation.worker_uid, c.isolation.tmp_mb), (65534, 64));
         assert_eq!(c.isolation.worker_nice, 10);
+        assert_eq!(c.function_tz, "UTC");
+        let c =
+            RuntimeConfig::from_lookup(env(&[("RUNTIME_FUNCTION_TZ", " Asia/Shanghai ")])).unwrap();
+        assert_eq!(c.function_tz, "Asia/Shanghai");
+        for bad in ["", "../../etc/passwd", "Asia/Shang hai", ":/etc/localtime"] {
+            let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_FUNCTION_TZ", bad)])).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid configuration: RUNTIME_FUNCTION_TZ={:?}: expected an IANA time zone name such as UTC or Asia/Shanghai", bad.trim())
+            );
+        }
         let c = RuntimeConfig::from_lookup(env(&[("RUNTIME_WORKER_NICE", "0")])).unwrap();
         assert_eq!(c.isolation.worker_nice, 0);
         for bad in ["-5", "20", "ten"] {

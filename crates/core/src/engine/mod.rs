@@ -496,6 +496,7 @@ impl Engine {
                         api_key,
                         retries: self.config.sandbox_retries,
                         max_response_bytes: self.config.max_response_bytes,
+                        tz: self.config.function_tz.clone(),
                     },
                     Arc::new(bridge),
                 )
@@ -597,6 +598,7 @@ impl Engine {
                     max_workers: self.config.max_workers,
                     max_workers_per_tenant: self.config.max_workers_per_tenant,
                     memory_mb: self.config.memory_mb,
+                    tz: self.config.function_tz.clone(),
                     isolation: self.config.isolation.clone(),
                     // A log line may be escaped up to 6× (\u0000) in its frame.
                     max_frame: self

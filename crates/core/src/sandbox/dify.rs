@@ -39,6 +39,8 @@ pub struct DifyConfig {
     pub api_key: String,
     pub retries: u32,
     pub max_response_bytes: usize,
+    /// The time zone the program sets before user code runs.
+    pub tz: String,
 }
 
 pub struct DifyClient {
@@ -109,6 +111,7 @@ impl DifyClient {
             "logCap": job.log_cap,
             "maxResult": job.max_result,
             "timeoutMs": job.timeout_ms,
+            "tz": &self.config.tz,
         });
         // JSON is a JavaScript expression; U+2028/9 are legal in both since ES2019.
         format!("{}__difyMain({cfg});\n", self.program_head)

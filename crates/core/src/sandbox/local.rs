@@ -53,6 +53,8 @@ pub struct PoolConfig {
     /// compete for the same cores; its further calls wait for its own.
     pub max_workers_per_tenant: usize,
     pub memory_mb: u64,
+    /// TZ of every worker (RUNTIME_FUNCTION_TZ).
+    pub tz: String,
     /// The longest frame read from a worker, in bytes.
     pub max_frame: usize,
     pub isolation: IsolationConfig,
@@ -546,6 +548,7 @@ impl Inner {
         // the one folder the worker may write to.
         cmd.env_clear()
             .env("TMPDIR", &dir)
+            .env("TZ", &self.config.tz)
             .current_dir(&dir)
             .arg(format!("--max-old-space-size={memory_mb}"));
         if self.isolation.layers.node_permission {
