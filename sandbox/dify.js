@@ -128,7 +128,7 @@ function __difyMain(cfg) {
   __host.cpuUsage = () => { throw __noSyscall('process.cpuUsage()', 'getrusage', 'performance.now() for elapsed time'); };
   __host.resourceUsage = () => { throw __noSyscall('process.resourceUsage()', 'getrusage', 'process.memoryUsage() and performance.now()'); };
   // Web compression streams run zlib on the thread pool too.
-  __host.global = (name) => (__THREAD_POOL_GLOBALS.has(name) ? __THREAD_POOL_GLOBALS.get(name) : globalThis[name]);
+  __host.global = (name) => __THREAD_POOL_GLOBALS.get(name) ?? globalThis[name];
 
   // ------------------------------------------------------------ stdout
   let pending = [];

@@ -615,8 +615,8 @@ function __abortError(signal) {
 // after `instanceof` in the function's code gets a Symbol.hasInstance that
 // also accepts an instance of the worker's twin. Only those: each costs
 // its invocation a few µs (~10 at most measured), all 32 would add ~100 µs
-// to every call. A subclass the function defines
-// inherits it but still matches only its own instances.
+// to every call. A subclass the function defines inherits it but still
+// matches only its own instances.
 const __REALM_TWINS = new Set(['Object', 'Function', 'Array', 'Promise', 'RegExp', 'Date', 'Map', 'Set', 'WeakMap',
   'WeakSet', 'Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError',
   'AggregateError', 'ArrayBuffer', 'SharedArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray',
