@@ -205,9 +205,10 @@ describe('hardening', () => {
   });
 
   (backend === 'dify' ? it : it.skip)('a blocked system call names its likely cause (dify: seccomp)', async () => {
-    for (const stmt of ['require("child_process").execSync("id")', 'require("process").cwd()']) {
+    for (const stmt of ['require("child_process").execSync("id")', 'new (require("worker_threads").Worker)("1", { eval: true })']) {
       const r = await executeFunction('blocked', `module.exports = () => { ${stmt} }`, '', {});
-      expect(r.error, stmt).toBe('The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely causes: process.cwd(), listing a directory, child_process, worker_threads, a DNS lookup (use IP addresses), or a socket while networking is off');
+      expect(r.errorCode, stmt).toBe('BLOCKED');
+      expect(r.error, stmt).toBe("The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely causes: child_process, worker_threads, many writes of its own to process.stdout, or another Node API whose system call the runner's allow-list lacks");
     }
     await ok();
   });
@@ -280,6 +281,51 @@ describe('hardening', () => {
     expect(sync.data).toEqual(['x', 4, 1, 8]);
     const web = await run('web', 'module.exports = () => [crypto.getRandomValues(new Uint8Array(4)).length, crypto.randomUUID().length, typeof crypto.subtle.importKey, require("crypto").webcrypto.getRandomValues(new Uint8Array(2)).length]');
     expect(web.data).toEqual([4, 36, 'function', 2]);
+  });
+
+  it('relative paths, process.cwd() and fs.existsSync agree; on Dify, fs and os calls its allow-list lacks are clear errors, not a killed run', async () => {
+    // Locally process.cwd() said '/' while path.resolve('a') was under the
+    // temp folder; on Dify path.resolve('a'), realpathSync, existsSync,
+    // statSync, readdirSync, os.totalmem() and more killed the run
+    // ("blocked system call"), and readFileSync(p) as a Buffer did too.
+    const where = await run('where', `module.exports = () => {
+      const fs = require('fs'), path = require('path');
+      return [process.cwd() === path.resolve('.'), path.resolve('a') === path.join(process.cwd(), 'a'), require('process').cwd() === process.cwd(),
+        fs.existsSync('/no/such/path'), typeof require('os').uptime()];
+    }`);
+    expect(where.error).toBeUndefined();
+    expect(where.data).toEqual([true, true, true, false, 'number']);
+    if (backend !== 'dify') return;
+    const certs = await run('certs', `module.exports = () => {
+      const fs = require('fs'), p = '/etc/ssl/certs/ca-certificates.crt';
+      const fd = fs.openSync(p, 'r'), head = Buffer.alloc(10);
+      fs.readSync(fd, head, 0, 10, null);
+      fs.closeSync(fd);
+      return [process.cwd(), require('path').resolve('etc'), fs.realpathSync('etc'), fs.existsSync('/etc'), fs.existsSync(p), fs.accessSync(p) === undefined,
+        fs.readFileSync(p).length === fs.readFileSync(p, 'utf8').length, fs.readFileSync(p, 'latin1').slice(0, 10) === head.toString('latin1')];
+    }`);
+    expect(certs.error).toBeUndefined();
+    expect(certs.data).toEqual(['/', '/etc', '/etc', true, true, true, true, true]);
+    const tries = {
+      'fs.statSync()': ['fs.statSync("/")', 'statx', 'fs.existsSync() to test for a path, fs.readFileSync() to read a file'],
+      'fs.lstatSync()': ['fs.lstatSync("/")', 'statx', 'fs.existsSync() to test for a path, fs.readlinkSync() for a link'],
+      'fs.readdirSync()': ['fs.readdirSync("/")', 'getdents64', 'fs.existsSync() for a path you know'],
+      'fs.mkdirSync()': ['fs.mkdirSync(os.tmpdir() + "/d")', 'mkdir', 'cloud.storage to keep files: the Dify runner has no writable folder'],
+      'fs.unlinkSync()': ['fs.unlinkSync(os.tmpdir() + "/f")', 'unlink', 'cloud.storage to keep files: the Dify runner has no writable folder'],
+      'fs.renameSync()': ['fs.renameSync("/a", "/b")', 'rename', 'cloud.storage to keep files: the Dify runner has no writable folder'],
+      'fs.accessSync() with W_OK or X_OK': ['fs.accessSync("/", fs.constants.W_OK)', 'access', 'fs.existsSync() or fs.accessSync(path, fs.constants.R_OK); cloud.storage to keep files: the Dify runner has no writable folder'],
+      'fs.readSync() at a position': ['fs.readSync(fs.openSync("/etc/ssl/certs/ca-certificates.crt", "r"), Buffer.alloc(4), 0, 4, 0)', 'pread64', 'fs.readSync() without a position (it reads on from the last read)'],
+      'os.totalmem()': ['os.totalmem()', 'sysinfo', "process.memoryUsage() for the function's own memory"],
+      'os.loadavg()': ['os.loadavg()', 'sysinfo', "nothing: the Dify runner cannot read the system's load"],
+      'os.getPriority()': ['os.getPriority()', 'getpriority', 'nothing: the Dify runner cannot read priorities'],
+    };
+    const r = await run('unsupported', `module.exports = () => {
+      const fs = require('fs'), os = require('node:os');
+      return [${Object.values(tries).map(([stmt]) => `(() => { try { ${stmt}; return 'ran' } catch (e) { return e.code + ' ' + e.message } })()`).join(', ')}];
+    }`);
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual(Object.entries(tries).map(([what, [, syscall, instead]]) =>
+      `DIFY_UNSUPPORTED ${what} cannot run on the Dify Sandbox: its system-call allow-list has no ${syscall}, and a blocked call ends the run. Use ${instead}`));
   });
 
   it('process.memoryUsage() answers in a sandbox that cannot read /proc; process.cpuUsage() works locally and is a clear error on Dify (no getrusage)', async () => {

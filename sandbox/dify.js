@@ -104,6 +104,119 @@ function __noSyscall(what, syscall, instead) {
   e.code = 'DIFY_UNSUPPORTED';
   return e;
 }
+// Synchronous fs and os calls whose system calls the real node runner's
+// allow-list lacks (measured against the real server: each ended the run as
+// "killed for a blocked system call", which named none of them). They now
+// throw DIFY_UNSUPPORTED naming what works instead. existsSync and
+// accessSync (F_OK, R_OK) are answered with open(), which the list has.
+const __NO_WRITABLE = 'cloud.storage to keep files: the Dify runner has no writable folder';
+const __BLOCKED_FS = {
+  statSync: ['statx', 'fs.existsSync() to test for a path, fs.readFileSync() to read a file'],
+  lstatSync: ['statx', 'fs.existsSync() to test for a path, fs.readlinkSync() for a link'],
+  fstatSync: ['statx', 'fs.readFileSync() to read a whole file'],
+  statfsSync: ['statfs', 'nothing: the Dify runner cannot describe its file system'],
+  readdirSync: ['getdents64', 'fs.existsSync() for a path you know'],
+  opendirSync: ['getdents64', 'fs.existsSync() for a path you know'],
+  cpSync: ['statx', __NO_WRITABLE],
+  copyFileSync: ['copy_file_range', __NO_WRITABLE],
+  mkdirSync: ['mkdir', __NO_WRITABLE],
+  mkdtempSync: ['mkdir', __NO_WRITABLE],
+  rmSync: ['unlink', __NO_WRITABLE],
+  rmdirSync: ['rmdir', __NO_WRITABLE],
+  unlinkSync: ['unlink', __NO_WRITABLE],
+  renameSync: ['rename', __NO_WRITABLE],
+  linkSync: ['link', __NO_WRITABLE],
+  symlinkSync: ['symlink', __NO_WRITABLE],
+  truncateSync: ['truncate', __NO_WRITABLE],
+  ftruncateSync: ['ftruncate', __NO_WRITABLE],
+  chmodSync: ['chmod', __NO_WRITABLE],
+  fchmodSync: ['fchmod', __NO_WRITABLE],
+  lchmodSync: ['chmod', __NO_WRITABLE],
+  chownSync: ['chown', __NO_WRITABLE],
+  fchownSync: ['fchown', __NO_WRITABLE],
+  lchownSync: ['lchown', __NO_WRITABLE],
+  utimesSync: ['utimensat', __NO_WRITABLE],
+  futimesSync: ['utimensat', __NO_WRITABLE],
+  lutimesSync: ['utimensat', __NO_WRITABLE],
+  fsyncSync: ['fsync', __NO_WRITABLE],
+  fdatasyncSync: ['fdatasync', __NO_WRITABLE],
+  readvSync: ['readv', 'fs.readSync()'],
+  writevSync: ['writev', 'fs.writeSync()'],
+  watch: ['inotify_init1', 'nothing: the Dify runner cannot watch files'],
+  watchFile: ['statx', 'nothing: the Dify runner cannot watch files'],
+};
+const __BLOCKED_OS = {
+  totalmem: ['sysinfo', 'process.memoryUsage() for the function\'s own memory'],
+  freemem: ['sysinfo', 'process.memoryUsage() for the function\'s own memory'],
+  loadavg: ['sysinfo', 'nothing: the Dify runner cannot read the system\'s load'],
+  getPriority: ['getpriority', 'nothing: the Dify runner cannot read priorities'],
+  setPriority: ['setpriority', 'nothing: the Dify runner cannot change priorities'],
+};
+// A position makes Node use pread64/pwrite64, which the list lacks.
+const __hasPosition = (p) => (typeof p === 'number' && p >= 0) || typeof p === 'bigint';
+function __withoutBlockedSyscalls(id, mod) {
+  if ((id !== 'fs' && id !== 'os') || !mod) return mod;
+  const out = Object.assign({}, mod);
+  for (const [k, [syscall, instead]] of Object.entries(id === 'fs' ? __BLOCKED_FS : __BLOCKED_OS)) {
+    if (typeof mod[k] === 'function') out[k] = function () { throw __noSyscall(`${id}.${k}()`, syscall, instead); };
+  }
+  if (id === 'os') return out;
+  const { O_RDONLY, O_NONBLOCK, R_OK, W_OK, X_OK } = mod.constants;
+  // open() for reading without blocking (a FIFO) and without side effects.
+  const probe = (path) => mod.closeSync(mod.openSync(path, O_RDONLY | O_NONBLOCK));
+  out.existsSync = function existsSync(path) {
+    try {
+      probe(path);
+      return true;
+    } catch (err) {
+      // It exists, but this uid may not read it.
+      return !!err && (err.code === 'EACCES' || err.code === 'EPERM');
+    }
+  };
+  out.accessSync = function accessSync(path, mode) {
+    if (mode & (W_OK | X_OK)) throw __noSyscall('fs.accessSync() with W_OK or X_OK', 'access', `fs.existsSync() or fs.accessSync(path, fs.constants.R_OK); ${__NO_WRITABLE}`);
+    probe(path);
+  };
+  out.readSync = function readSync(fd, buffer, offsetOrOptions, length, position) {
+    const pos = offsetOrOptions !== null && typeof offsetOrOptions === 'object' ? offsetOrOptions.position : position;
+    if (__hasPosition(pos)) throw __noSyscall('fs.readSync() at a position', 'pread64', 'fs.readSync() without a position (it reads on from the last read)');
+    return mod.readSync.apply(mod, arguments);
+  };
+  out.writeSync = function writeSync(fd, data, offsetOrPosition, length, position) {
+    const pos = typeof data === 'string' ? offsetOrPosition : (offsetOrPosition !== null && typeof offsetOrPosition === 'object' ? offsetOrPosition.position : position);
+    if (__hasPosition(pos)) throw __noSyscall('fs.writeSync() at a position', 'pwrite64', 'fs.writeSync() without a position');
+    return mod.writeSync.apply(mod, arguments);
+  };
+  // Node reads a whole file into a Buffer after an fstat (statx, killed);
+  // UTF-8 text it reads without one.
+  out.readFileSync = function readFileSync(path, options) {
+    const encoding = typeof options === 'string' ? options : options && options.encoding;
+    if (encoding === 'utf8' || encoding === 'utf-8') return mod.readFileSync(path, options);
+    const flag = (options && typeof options === 'object' && options.flag) || 'r';
+    const own = typeof path !== 'number';
+    const fd = own ? mod.openSync(path, flag) : path;
+    try {
+      const chunks = [];
+      for (;;) {
+        const chunk = Buffer.allocUnsafe(65536);
+        const n = mod.readSync(fd, chunk, 0, chunk.length, null);
+        if (n === 0) break;
+        chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      }
+      const all = Buffer.concat(chunks);
+      return encoding ? all.toString(encoding) : all;
+    } finally {
+      if (own) mod.closeSync(fd);
+    }
+  };
+  // realpath(3) walks with readlink, which the list has; Node's own
+  // realpathSync walks with lstat (statx).
+  out.realpathSync = Object.assign(function realpathSync(path, options) {
+    return mod.realpathSync.native(require('path').resolve(String(path)), options);
+  }, { native: mod.realpathSync.native });
+  return out;
+}
+
 const __THREAD_POOL_GLOBALS = new Map(['CompressionStream', 'DecompressionStream'].map((name) => [name, ({
   [name]: class {
     constructor() { throw __noThreadPool(`new ${name}()`, 'the synchronous zlib API (zlib.gzipSync(), zlib.gunzipSync(), zlib.deflateSync(), …)'); }
@@ -122,7 +235,11 @@ function __difyMain(cfg) {
   // The runner's environment is empty, so Node's own answer is /tmp.
   __host.getgid = () => -1;
   __host.tmpdir = () => '/tmp';
-  __host.adapt = __withoutThreadPool;
+  __host.adapt = (id, mod) => __withoutBlockedSyscalls(id, __withoutThreadPool(id, mod));
+  // getcwd is not in the allow-list either, and Node's path.resolve() of a
+  // relative path asks for it. The runner works in the root of its chroot.
+  __host.cwd = () => '/';
+  process.cwd = __host.cwd;
   __host.webcrypto = () => __webcryptoWithoutThreadPool(globalThis.crypto, 'crypto');
   // getrusage is not in the allow-list: calling it killed the run.
   __host.cpuUsage = () => { throw __noSyscall('process.cpuUsage()', 'getrusage', 'performance.now() for elapsed time'); };

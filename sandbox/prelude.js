@@ -191,6 +191,9 @@ function __dnsModule(id) {
 const __host = {
   getgid: () => (process.getgid ? process.getgid() : -1),
   tmpdir: () => require('os').tmpdir(),
+  // The folder relative paths resolve against (a local worker's is its
+  // private temp folder).
+  cwd: () => process.cwd(),
   // A built-in module as functions get it (dify.js narrows fs, zlib, crypto).
   adapt: (id, mod) => mod,
   // The global `crypto` of a function's context (dify.js narrows subtle).
@@ -259,7 +262,7 @@ function __makeRequire(timers) {
     }
     if (__NET_MODULES.has(bare)) return __netModule(bare);
     if (bare === 'dns' || bare === 'dns/promises') return __dnsModule(bare);
-    if (bare === 'os') return osModule || (osModule = __osModule());
+    if (bare === 'os') return osModule || (osModule = __host.adapt('os', __osModule()));
     if (bare === 'fs') return fsModule || (fsModule = __host.adapt('fs', __fsModule()));
     return __host.adapt(bare, __sandboxRequire(id));
   };
@@ -518,7 +521,7 @@ const __Process = class process {
   cpuUsage(previous) { return __host.cpuUsage(previous); }
   resourceUsage() { return __host.resourceUsage(); }
   uptime() { return __nodeProcess.uptime(); }
-  cwd() { return '/'; }
+  cwd() { return __host.cwd(); }
   exit(code) {
     const e = new Error(`process.exit(${code === undefined ? '' : code}) is not allowed in a function: return a value or throw an error instead`);
     e.__kind = 'EXITED';

@@ -299,8 +299,8 @@ fn parse_output(data: RunData, nonce: &str, job: &Job) -> Outcome {
             logs.lines,
             FailureKind::Blocked,
             "The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely causes: \
-             process.cwd(), listing a directory, child_process, worker_threads, a DNS lookup (use IP addresses), \
-             or a socket while networking is off"
+             child_process, worker_threads, many writes of its own to process.stdout, or another Node API whose \
+             system call the runner's allow-list lacks"
                 .into(),
         );
     }
