@@ -3,8 +3,10 @@
 // suite for both backends: this file runs on the local pool, and
 // execute.dify.test.mjs runs it again on the dify backend (against the
 // stand-in). Where a behaviour differs by design, the test says so.
+import http from 'node:http';
+import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 
 const require = createRequire(import.meta.url);
 process.env.SECRET_FOR_TEST = 's3cr3t'; // before the first call: workers must not see it
@@ -12,6 +14,20 @@ process.env.SECRET_FOR_TEST = 's3cr3t'; // before the first call: workers must n
 // another zone (TZ) shows that the worker's comes from the setting alone.
 process.env.RUNTIME_FUNCTION_TZ = 'Asia/Shanghai';
 process.env.TZ = 'America/New_York';
+// A loopback HTTP server for a function's fetch, allowed by exception
+// (loopback is refused by default): it echoes what it got.
+const web = http.createServer((req, res) => {
+  if (req.url === '/redirect') { res.writeHead(302, { location: '/echo?hopped=1' }); return res.end('moved'); }
+  if (req.url === '/gzip') { res.writeHead(200, { 'content-encoding': 'gzip' }); return res.end(zlib.gzipSync('unzipped')); }
+  if (req.url === '/deflate') { res.writeHead(200, { 'content-encoding': 'deflate' }); return res.end(zlib.deflateSync('inflated')); }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  const h = req.headers;
+  res.end(JSON.stringify({ url: req.url, headers: [h.accept, h['accept-language'], h['sec-fetch-mode'], h['user-agent'], h['accept-encoding']] }));
+});
+await new Promise((r) => web.listen(0, '127.0.0.1', r));
+const webUrl = `http://127.0.0.1:${web.address().port}`;
+process.env.RUNTIME_EGRESS_ALLOW = `127.0.0.1:${web.address().port}`;
+afterAll(() => new Promise((r) => { web.close(r); web.closeAllConnections(); }));
 const { executeFunction, metrics, runCode, validateCode, createCloud, compressLogs, logsHeader, setFunctionLoader } = require('../index.js');
 
 const backend = process.env.RUNTIME_BACKEND || 'local';
@@ -115,6 +131,7 @@ describe('console', () => {
       console.clear(); console.profile(); console.profileEnd(); console.timeStamp();
       console.log('back');
       (function inner() { console.trace('here'); })();
+      console.trace();
     }`;
     const r = await run('con', code);
     expect(r.error).toBeUndefined();
@@ -125,7 +142,8 @@ describe('console', () => {
       '┌─────────┬───┐\n│ (index) │ a │\n├─────────┼───┤\n│ 0       │ 1 │\n└─────────┴───┘',
       'x',
       'back',
-      '[DEBUG] here \n    at inner (con.js:12:35)\n    at module.exports (con.js:12:52)',
+      '[DEBUG] Trace: here\n    at inner (con.js:12:35)\n    at module.exports (con.js:12:52)',
+      '[DEBUG] Trace\n    at module.exports (con.js:13:15)',
     ]);
   });
 });
@@ -374,6 +392,35 @@ describe('hardening', () => {
     }`, {}, { timeoutMs: 5000 });
     expect(r.error).toBeUndefined();
     expect(r.data).toEqual(['slept', true, 'ticked', 'tp', 'AbortError', 'ABORT_ERR', 'The operation was aborted']);
+  });
+
+  it("a function's fetch sends what Node's sends, decodes gzip and deflate, and honours redirect: 'manual' and 'error'", async () => {
+    // The host sent no User-Agent (some APIs refuse such a request), passed
+    // gzip bodies through undecoded, and followed every redirect.
+    const r = await run('fetchlike', `module.exports = async () => {
+      const echo = await (await fetch('${webUrl}/echo')).json();
+      const own = await (await fetch('${webUrl}/echo', { headers: { 'user-agent': 'mine/1', accept: 'application/json' } })).json();
+      const manual = await fetch('${webUrl}/redirect', { redirect: 'manual' });
+      const followed = await fetch('${webUrl}/redirect');
+      let error;
+      try { await fetch('${webUrl}/redirect', { redirect: 'error' }); } catch (e) { error = [e.name, e.code, e.message]; }
+      return {
+        sent: echo.headers, own: own.headers.slice(0, 4),
+        decoded: [await (await fetch('${webUrl}/gzip')).text(), await (await fetch('${webUrl}/deflate')).text()],
+        manual: [manual.status, manual.headers.get('location'), manual.redirected, await manual.text()],
+        followed: [followed.status, followed.redirected, (await followed.json()).url],
+        error,
+      };
+    }`, {}, { timeoutMs: 10000 });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual({
+      sent: ['*/*', '*', 'cors', 'node', 'gzip,deflate'],
+      own: ['application/json', '*', 'cors', 'mine/1'],
+      decoded: ['unzipped', 'inflated'],
+      manual: [302, '/echo?hopped=1', false, 'moved'],
+      followed: [200, true, '/echo?hopped=1'],
+      error: ['TypeError', 'EGRESS_FAILED', `fetch ${webUrl}/redirect: unexpected redirect (302 Found to ${webUrl}/echo?hopped=1) with redirect: 'error'`],
+    });
   });
 
   it("instanceof accepts what Node's built-ins and the runtime make (they live in the worker's realm): errors, Buffers, arrays, promises", async () => {

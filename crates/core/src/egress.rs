@@ -98,6 +98,20 @@ pub struct EgressRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub redirect: RedirectMode,
+}
+
+/// `fetch`'s `redirect` option.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RedirectMode {
+    /// Follow each hop, checking it against the policy.
+    #[default]
+    Follow,
+    /// Hand the 3xx response back as it is (Node's fetch does; a browser
+    /// would make it opaque).
+    Manual,
+    /// A redirect fails the fetch.
+    Error,
 }
 
 /// The final response (after redirects).
@@ -141,7 +155,18 @@ impl EgressRequest {
                 .map_err(|e| Error::invalid(format!("fetch request body is not base64: {e}")))?,
             None => Vec::new(),
         };
+        let redirect = match v.get("redirect").and_then(serde_json::Value::as_str) {
+            None | Some("follow") => RedirectMode::Follow,
+            Some("manual") => RedirectMode::Manual,
+            Some("error") => RedirectMode::Error,
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "fetch request redirect must be 'follow', 'manual' or 'error', not {other:?}"
+                )))
+            }
+        };
         Ok(EgressRequest {
+            redirect,
             method: v
                 .get("method")
                 .and_then(serde_json::Value::as_str)
@@ -405,10 +430,16 @@ impl EgressPolicy {
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_string);
+            let location = location.filter(|_| req.redirect != RedirectMode::Manual);
             if let (true, Some(loc)) = (status.is_redirection(), location) {
                 let next = url.join(&loc).map_err(|e| {
                     Error::EgressFailed(format!("fetch {url}: bad redirect Location {loc:?}: {e}"))
                 })?;
+                if req.redirect == RedirectMode::Error {
+                    return Err(Error::EgressFailed(format!(
+                        "fetch {url}: unexpected redirect ({status} to {next}) with redirect: 'error'"
+                    )));
+                }
                 // 303, and 301/302 after a POST, become a GET without a body.
                 if status == 303
                     || ((status == 301 || status == 302) && method == reqwest::Method::POST)
@@ -555,6 +586,33 @@ mod tests {
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_request_names_its_redirect_mode() {
+        let req = |v: serde_json::Value| EgressRequest::from_json(&v);
+        let mode = |r: &str| {
+            req(serde_json::json!({ "url": "http://a/", "redirect": r })).map(|r| r.redirect)
+        };
+        assert_eq!(
+            req(serde_json::json!({ "url": "http://a/" }))
+                .map(|r| r.redirect)
+                .ok(),
+            Some(RedirectMode::Follow)
+        );
+        assert_eq!(mode("follow").ok(), Some(RedirectMode::Follow));
+        assert_eq!(mode("manual").ok(), Some(RedirectMode::Manual));
+        assert_eq!(mode("error").ok(), Some(RedirectMode::Error));
+        let e = mode("sideways")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains(
+                "fetch request redirect must be 'follow', 'manual' or 'error', not \"sideways\""
+            ),
+            "{e}"
+        );
     }
 
     #[test]
