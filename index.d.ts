@@ -13,7 +13,25 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** The result of `aggregate()`. */
 export interface AggregationCursor {
+  /** The documents not yet walked (all of them on a fresh cursor). */
   toArray(): Promise<any[]>
+  /**
+   * The documents one at a time (the whole result is read in one call, on
+   * the first of toArray/next/hasNext/forEach): null after the last.
+   */
+  next(): Promise<any | null>
+  /** As `next()`. */
+  tryNext(): Promise<any | null>
+  hasNext(): Promise<boolean>
+  /** Calls `fn` for each document left; stops when it returns `false`. `INVALID_ARGUMENT` if `fn` is not a function. */
+  forEach(fn: (doc: any) => unknown): Promise<void>
+  /** Transforms what later calls give (chainable). `INVALID_ARGUMENT` if `fn` is not a function. */
+  map(fn: (doc: any) => any): this
+  /** Back to the first document (no new query). */
+  rewind(): this
+  /** Accepted for the driver's sake; the result comes in one call. */
+  batchSize(size: number): this
+  close(): Promise<void>
   /** `for await (const doc of collection.aggregate(pipeline))`: the documents of `toArray()`, one by one. */
   [Symbol.asyncIterator](): AsyncGenerator<any, void, undefined>
 }
@@ -123,6 +141,22 @@ export interface Collection {
   findOneAndDelete(filter: unknown, options?: unknown | undefined | null): Promise<any | null>
   /** Resolves with the index name. */
   createIndex(keys: unknown, options?: unknown | undefined | null): Promise<string>
+  /** `countDocuments({})`. */
+  estimatedDocumentCount(): Promise<number>
+  /**
+   * The Node driver's `bulkWrite`: `[{ insertOne: { document } }, {
+   * updateOne | updateMany: { filter, update, upsert?, arrayFilters? } }, {
+   * replaceOne: { filter, replacement, upsert? } }, { deleteOne |
+   * deleteMany: { filter } }]`, run one after another (not a transaction).
+   * Ordered (the default) stops at the first failure; `{ ordered: false }`
+   * runs them all. A failure rejects with the first error, carrying
+   * `result` (what was done) and `writeErrors` (`[{ index, code, errmsg
+   * }]`). Another shape of operation: `INVALID_ARGUMENT`.
+   */
+  bulkWrite(operations: unknown[], options?: { ordered?: boolean } | undefined | null): Promise<{
+    acknowledged: boolean, insertedCount: number, matchedCount: number, modifiedCount: number, deletedCount: number,
+    upsertedCount: number, insertedIds: Record<number, any>, upsertedIds: Record<number, any>
+  }>
 }
 
 /** A database, as `client.db()` of the MongoDB Node driver. */
@@ -131,13 +165,36 @@ export interface Db {
   collection(name: string): Collection
 }
 
-/** The result of `find()`: chain `sort`, `limit`, `skip`, `project`, then `toArray()`. */
+/**
+ * The result of `find()`: chain `sort`, `limit`, `skip`, `project`, then
+ * `toArray()`, or walk it as the MongoDB Node driver's cursors are walked.
+ */
 export interface FindCursor {
   sort(sort: unknown): this
   limit(limit: unknown): this
   skip(skip: unknown): this
   project(projection: unknown): this
+  /** The documents not yet walked (all of them on a fresh cursor). */
   toArray(): Promise<any[]>
+  /** How many documents the filter matches, within `skip` and `limit` (the driver's deprecated `count()`). */
+  count(): Promise<number>
+  /**
+   * The documents one at a time (the whole result is read in one call, on
+   * the first of toArray/next/hasNext/forEach): null after the last.
+   */
+  next(): Promise<any | null>
+  /** As `next()`. */
+  tryNext(): Promise<any | null>
+  hasNext(): Promise<boolean>
+  /** Calls `fn` for each document left; stops when it returns `false`. `INVALID_ARGUMENT` if `fn` is not a function. */
+  forEach(fn: (doc: any) => unknown): Promise<void>
+  /** Transforms what later calls give (chainable). `INVALID_ARGUMENT` if `fn` is not a function. */
+  map(fn: (doc: any) => any): this
+  /** Back to the first document (no new query). */
+  rewind(): this
+  /** Accepted for the driver's sake; the result comes in one call. */
+  batchSize(size: number): this
+  close(): Promise<void>
   /** `for await (const doc of collection.find(filter))`: the documents of `toArray()`, one by one. */
   [Symbol.asyncIterator](): AsyncGenerator<any, void, undefined>
 }

@@ -51,6 +51,54 @@ describe('database from host code', () => {
     expect((await c.deleteMany({})).deletedCount).toBe(2);
   });
 
+  it("the Node driver's cursor walks (next, hasNext, forEach, map, count, for await), estimatedDocumentCount and bulkWrite", async () => {
+    // Each was "is not a function".
+    const c = col('walk');
+    await c.insertMany([{ n: 3 }, { n: 1 }, { n: 2 }]);
+    const cur = c.find({}, { projection: { _id: 0 } }).sort({ n: 1 });
+    expect([await cur.hasNext(), await cur.next(), await cur.next()]).toEqual([true, { n: 1 }, { n: 2 }]);
+    expect([await cur.toArray(), await cur.next(), await cur.hasNext()]).toEqual([[{ n: 3 }], null, false]);
+    const seen = [];
+    await c.find().sort({ n: 1 }).forEach((d) => { seen.push(d.n); return d.n < 2; });
+    expect(seen).toEqual([1, 2]);
+    expect(await c.find().sort({ n: -1 }).map((d) => d.n).map((n) => n * 10).toArray()).toEqual([30, 20, 10]);
+    const walked = [];
+    for await (const d of c.aggregate([{ $sort: { n: 1 } }]).map((d) => d.n)) walked.push(d);
+    expect(walked).toEqual([1, 2, 3]);
+    expect([await c.find({ n: { $gt: 1 } }).count(), await c.find().skip(1).limit(1).count(), await c.estimatedDocumentCount()]).toEqual([2, 1, 3]);
+    expect(await errorOf(c.find().forEach('no'))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'invalid argument (got string): cursor.forEach() needs a function' });
+
+    const bulk = await c.bulkWrite([
+      { insertOne: { document: { n: 4 } } },
+      { updateOne: { filter: { n: 1 }, update: { $set: { one: true } } } },
+      { updateMany: { filter: { n: { $gt: 2 } }, update: { $inc: { n: 100 } } } },
+      { replaceOne: { filter: { n: 9 }, replacement: { n: 9 }, upsert: true } },
+      { deleteOne: { filter: { n: 2 } } },
+    ]);
+    expect(bulk).toMatchObject({ insertedCount: 1, matchedCount: 3, modifiedCount: 3, deletedCount: 1, upsertedCount: 1 });
+    expect([bulk.insertedIds[0], bulk.upsertedIds[3]].every((id) => id instanceof ObjectId)).toBe(true);
+    expect((await c.find().sort({ n: 1 }).toArray()).map((d) => d.n)).toEqual([1, 9, 103, 104]);
+    // Ordered (the default) stops at the first failure; unordered goes on.
+    await c.createIndex({ n: 1 }, { unique: true });
+    const stopped = await errorOf(c.bulkWrite([{ insertOne: { document: { n: 1 } } }, { insertOne: { document: { n: 50 } } }]));
+    expect([stopped.code, stopped.result.insertedCount, stopped.writeErrors.map((w) => [w.index, w.code])]).toEqual([11000, 0, [[0, 11000]]]);
+    const went = await errorOf(c.bulkWrite([{ insertOne: { document: { n: 1 } } }, { insertOne: { document: { n: 51 } } }], { ordered: false }));
+    expect([went.result.insertedCount, went.writeErrors.length]).toEqual([1, 1]);
+    expect(await errorOf(c.bulkWrite([{ upsertOne: {} }]))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'bulkWrite operation 0 must be one of { insertOne | updateOne | updateMany | replaceOne | deleteOne | deleteMany: { … } }' });
+  });
+
+  it('a RegExp in a filter matches as MongoDB regexes do, and one stored comes back a RegExp', async () => {
+    // JSON made /^al/i an empty object: the filter silently matched nothing.
+    const c = col('re');
+    await c.insertMany([{ name: 'Alice' }, { name: 'albert' }, { name: 'Bob' }, { pattern: /b+c/gim }]);
+    expect((await c.find({ name: /^al/i }).sort({ name: 1 }).toArray()).map((d) => d.name)).toEqual(['Alice', 'albert']);
+    expect(await c.countDocuments({ name: { $in: [/^B/, /^x/] } })).toBe(1);
+    expect(await c.countDocuments({ name: { $not: /^a/i, $exists: true } })).toBe(1);
+    const stored = (await c.findOne({ pattern: { $exists: true } })).pattern;
+    expect(stored).toBeInstanceOf(RegExp);
+    expect(String(stored)).toBe('/b+c/im');
+  });
+
   it('a duplicate key rejects with code 11000, codeName DuplicateKey and errorCode DATABASE_ERROR', async () => {
     const c = col('dup');
     expect(await c.createIndex({ email: 1 }, { unique: true })).toMatch(/email/);
@@ -155,6 +203,21 @@ describe('cloud inside sandboxed functions', () => {
     expect(r.data).toMatchObject({ isOid: true, same: true, isDate: true, iso: '2024-01-01T00:00:00.000Z' });
     const host = await cloud.database().collection(name).findOne({ _id: new ObjectId(r.data.id) });
     expect(host.at.getTime()).toBe(Date.parse('2024-01-01T00:00:00.000Z'));
+  });
+
+  it("a function walks cursors the driver's ways, bulk-writes, and filters with a RegExp", async () => {
+    const code = `module.exports = async (ctx) => {
+      const c = cloud.database().collection(ctx.body.c);
+      await c.bulkWrite([{ insertOne: { document: { name: 'Alice' } } }, { insertOne: { document: { name: 'bob' } } }, { deleteMany: { filter: { none: 1 } } }]);
+      const cur = c.find({ name: /^a/i });
+      const first = await cur.next();
+      const names = [];
+      await c.find().sort({ name: 1 }).forEach((d) => { names.push(d.name); });
+      return [first.name, await cur.next(), names, await c.find().map((d) => d.name.length).toArray(), await c.estimatedDocumentCount(), first.name instanceof Object || typeof first.name];
+    }`;
+    const r = await exec('walkfn', code, { c: `walk_${Date.now()}` });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual(['Alice', null, ['Alice', 'bob'], [5, 3], 2, 'string']);
   });
 
   it('a duplicate key rejects inside the function with code 11000', async () => {

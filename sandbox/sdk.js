@@ -80,6 +80,10 @@ function __toWire(v, depth = 0) {
     const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     return { $binary: { base64: b.toString('base64'), subType: '00' } };
   }
+  // A RegExp (`{ name: /^al/i }`) became `{}` in JSON, so the filter
+  // silently matched nothing. BSON regexes know i, m, s and u; g and y mean
+  // nothing to a query.
+  if (__util.types.isRegExp(v)) return { $regularExpression: { pattern: v.source, options: v.flags.replace(/[^imsu]/g, '') } };
   if (Array.isArray(v)) return v.map((x) => __toWire(x, depth + 1));
   const out = {};
   for (const k of Object.keys(v)) {
@@ -118,6 +122,11 @@ function __fromWire(v) {
     if (typeof v.$numberLong === 'string') return Number(v.$numberLong);
     if (typeof v.$numberDouble === 'string') return Number(v.$numberDouble);
     if (typeof v.$numberDecimal === 'string') return Number(v.$numberDecimal);
+    const re = v.$regularExpression;
+    if (re && typeof re.pattern === 'string') {
+      // A pattern or flag JavaScript cannot read (PCRE's x, l) stays as it came.
+      try { return new RegExp(re.pattern, String(re.options || '').replace(/[^imsu]/g, '')); } catch { return v; }
+    }
   }
   for (const k of keys) {
     const x = v[k];
@@ -158,24 +167,110 @@ function __expires(v) {
 
 // Cursors of the database API, defined once (two classes made per
 // invocation cost ~7 µs of every call); `rpc` is the invocation's channel.
-class __Cursor {
+// The whole result comes in one call (bounded by the read cap), on the first
+// toArray/next/hasNext/forEach; the Node driver's ways of walking it work on
+// that: next() gives null at the end, forEach stops when the callback
+// returns false, map() transforms what later calls give.
+class __BaseCursor {
+  #load; #docs = null; #at = 0; #map = null;
+  constructor(load, q) { this.#load = load; this._q = q; }
+  async #fill() {
+    if (this.#docs === null) this.#docs = await this.#load(this._q);
+    return this.#docs;
+  }
+  #out(d) { return this.#map ? this.#map(d) : d; }
+  map(fn) {
+    __need(typeof fn === 'function', fn, 'cursor.map() needs a function');
+    const prev = this.#map;
+    this.#map = prev ? (d) => fn(prev(d)) : fn;
+    return this;
+  }
+  async toArray() {
+    const docs = await this.#fill();
+    const rest = this.#at === 0 ? docs : docs.slice(this.#at);
+    this.#at = docs.length;
+    return this.#map ? rest.map(this.#map) : rest;
+  }
+  async next() {
+    const docs = await this.#fill();
+    return this.#at < docs.length ? this.#out(docs[this.#at++]) : null;
+  }
+  async tryNext() { return this.next(); }
+  async hasNext() { return this.#at < (await this.#fill()).length; }
+  async forEach(fn) {
+    __need(typeof fn === 'function', fn, 'cursor.forEach() needs a function');
+    for (let d = await this.next(); d !== null; d = await this.next()) if (fn(d) === false) break;
+  }
+  rewind() { this.#at = 0; return this; }
+  batchSize() { return this; }
+  async close() { this.#at = this.#docs ? this.#docs.length : 0; }
+  async *[Symbol.asyncIterator]() { for (let d = await this.next(); d !== null; d = await this.next()) yield d; }
+}
+class __Cursor extends __BaseCursor {
   #rpc;
   constructor(rpc, collection, filter, options) {
+    super((q) => rpc('db.find', q), { collection, filter: filter || {}, options: Object.assign({}, options || {}) });
     this.#rpc = rpc;
-    this._q = { collection, filter: filter || {}, options: Object.assign({}, options || {}) };
   }
   sort(s) { this._q.options.sort = s; return this; }
   limit(n) { this._q.options.limit = n; return this; }
   skip(n) { this._q.options.skip = n; return this; }
   project(p) { this._q.options.projection = p; return this; }
-  toArray() { return this.#rpc('db.find', this._q); }
-  async *[Symbol.asyncIterator]() { for (const d of await this.toArray()) yield d; }
+  // Deprecated in the driver, still common: how many documents the filter
+  // matches, within skip and limit.
+  count() {
+    const { collection, filter, options } = this._q;
+    return this.#rpc('db.countDocuments', { collection, filter, options: { skip: options.skip, limit: options.limit } });
+  }
 }
-class __AggregationCursor {
-  #rpc;
-  constructor(rpc, collection, pipeline) { this.#rpc = rpc; this._q = { collection, pipeline: pipeline || [] }; }
-  toArray() { return this.#rpc('db.aggregate', this._q); }
-  async *[Symbol.asyncIterator]() { for (const d of await this.toArray()) yield d; }
+class __AggregationCursor extends __BaseCursor {
+  constructor(rpc, collection, pipeline) { super((q) => rpc('db.aggregate', q), { collection, pipeline: pipeline || [] }); }
+}
+
+// The Node driver's bulkWrite, as one operation after another on this
+// collection (not a transaction, as in the driver): ordered (the default)
+// stops at the first failure, unordered runs them all. A failure rejects
+// with the first error, carrying `result` (what was done) and `writeErrors`
+// (`{ index, code, errmsg }`).
+const __BULK_KINDS = ['insertOne', 'updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany'];
+async function __bulkWrite(c, ops, options) {
+  __need(Array.isArray(ops), ops, 'bulkWrite needs an array of operations');
+  const ordered = !(options && options.ordered === false);
+  const result = { acknowledged: true, insertedCount: 0, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, insertedIds: {}, upsertedIds: {} };
+  const errors = [];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    const kind = op && typeof op === 'object' ? Object.keys(op)[0] : undefined;
+    if (!__BULK_KINDS.includes(kind) || Object.keys(op).length !== 1 || !op[kind] || typeof op[kind] !== 'object') {
+      throw __invalid(`bulkWrite operation ${i} must be one of { ${__BULK_KINDS.join(' | ')}: { … } }`);
+    }
+    const a = op[kind];
+    try {
+      if (kind === 'insertOne') {
+        const r = await c.insertOne(a.document);
+        result.insertedCount++;
+        result.insertedIds[i] = r.insertedId;
+      } else if (kind === 'deleteOne' || kind === 'deleteMany') {
+        result.deletedCount += (await c[kind](a.filter)).deletedCount;
+      } else {
+        const opts = { upsert: a.upsert, arrayFilters: a.arrayFilters };
+        const r = await (kind === 'replaceOne' ? c.replaceOne(a.filter, a.replacement, opts) : c[kind](a.filter, a.update, opts));
+        result.matchedCount += r.matchedCount;
+        result.modifiedCount += r.modifiedCount;
+        if (r.upsertedCount) { result.upsertedCount += r.upsertedCount; result.upsertedIds[i] = r.upsertedId; }
+      }
+    } catch (err) {
+      errors.push({ index: i, code: err.code, errmsg: err.message, err });
+      if (ordered) break;
+    }
+  }
+  if (errors.length) {
+    const e = errors[0].err;
+    e.result = result;
+    e.writeErrors = errors.map(({ index, code, errmsg }) => ({ index, code, errmsg }));
+    throw e;
+  }
+  return result;
 }
 
 // `call(op, args)` → Promise of the wire result; the driver provides it.
@@ -189,7 +284,7 @@ function __makeCloud(call, env, logLine, fromWire) {
     __need(__isStr(name), name, 'collection name must be a non-empty string');
     if (!name) throw __invalid('collection name must be a non-empty string');
     const q = (method, rest) => rpc('db.' + method, Object.assign({ collection: name }, rest));
-    return {
+    const self = {
       collectionName: name,
       find: (filter, options) => new __Cursor(rpc, name, filter, options),
       findOne: (filter, options) => q('findOne', { filter: filter || {}, options }),
@@ -212,7 +307,10 @@ function __makeCloud(call, env, logLine, fromWire) {
       findOneAndUpdate: (filter, update, options) => q('findOneAndUpdate', { filter, update, options }),
       findOneAndDelete: (filter, options) => q('findOneAndDelete', { filter, options }),
       createIndex: (keys, options) => q('createIndex', { keys, options }),
+      estimatedDocumentCount: () => q('countDocuments', { filter: {} }),
+      bulkWrite: (ops, options) => __bulkWrite(self, ops, options),
     };
+    return self;
   };
   const bucket = (name) => {
     __need(__isOptStr(name), name, 'bucket name must be a string');
