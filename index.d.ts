@@ -11,8 +11,11 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** The result of `aggregate()`. */
-export interface AggregationCursor {
+/**
+ * What `find()` and `aggregate()` cursors share: the MongoDB Node driver's
+ * ways of walking a result.
+ */
+export interface Cursor {
   /** The documents not yet walked (all of them on a fresh cursor). */
   toArray(): Promise<any[]>
   /**
@@ -32,9 +35,12 @@ export interface AggregationCursor {
   /** Accepted for the driver's sake; the result comes in one call. */
   batchSize(size: number): this
   close(): Promise<void>
-  /** `for await (const doc of collection.aggregate(pipeline))`: the documents of `toArray()`, one by one. */
+  /** `for await (const doc of cursor)`: the documents not yet walked, one by one. */
   [Symbol.asyncIterator](): AsyncGenerator<any, void, undefined>
 }
+
+/** The result of `aggregate()`. */
+export interface AggregationCursor extends Cursor {}
 
 /**
  * One S3 bucket. Rejections: `STORAGE_BUCKET_NOT_ALLOWED` (not this
@@ -169,34 +175,13 @@ export interface Db {
  * The result of `find()`: chain `sort`, `limit`, `skip`, `project`, then
  * `toArray()`, or walk it as the MongoDB Node driver's cursors are walked.
  */
-export interface FindCursor {
+export interface FindCursor extends Cursor {
   sort(sort: unknown): this
   limit(limit: unknown): this
   skip(skip: unknown): this
   project(projection: unknown): this
-  /** The documents not yet walked (all of them on a fresh cursor). */
-  toArray(): Promise<any[]>
   /** How many documents the filter matches, within `skip` and `limit` (the driver's deprecated `count()`). */
   count(): Promise<number>
-  /**
-   * The documents one at a time (the whole result is read in one call, on
-   * the first of toArray/next/hasNext/forEach): null after the last.
-   */
-  next(): Promise<any | null>
-  /** As `next()`. */
-  tryNext(): Promise<any | null>
-  hasNext(): Promise<boolean>
-  /** Calls `fn` for each document left; stops when it returns `false`. `INVALID_ARGUMENT` if `fn` is not a function. */
-  forEach(fn: (doc: any) => unknown): Promise<void>
-  /** Transforms what later calls give (chainable). `INVALID_ARGUMENT` if `fn` is not a function. */
-  map(fn: (doc: any) => any): this
-  /** Back to the first document (no new query). */
-  rewind(): this
-  /** Accepted for the driver's sake; the result comes in one call. */
-  batchSize(size: number): this
-  close(): Promise<void>
-  /** `for await (const doc of collection.find(filter))`: the documents of `toArray()`, one by one. */
-  [Symbol.asyncIterator](): AsyncGenerator<any, void, undefined>
 }
 
 /** A MongoDB ObjectId (12 bytes, shown as 24 hex characters). */

@@ -8,6 +8,7 @@ import {
   CloudOptions,
   CodeError,
   Collection,
+  Cursor,
   Db,
   ExecuteOptions,
   ExecuteResult,
@@ -72,6 +73,13 @@ async function useEverything(): Promise<void> {
   const grouped: any[] = await agg.toArray()
   for await (const doc of users.find({})) docs.push(doc)
   for await (const doc of users.aggregate([])) grouped.push(doc)
+  const walked: Cursor = users.find({}).map((d) => d.name)
+  const first: any | null = await walked.next()
+  const more: boolean = await walked.hasNext()
+  await walked.rewind().forEach((name) => name !== first)
+  const matched: number = (await users.find({}).count()) + (await users.estimatedDocumentCount())
+  const bulk = await users.bulkWrite([{ insertOne: { document: { name: 'b' } } }], { ordered: false })
+  const bulkCount: number = bulk.insertedCount + bulk.matchedCount + bulk.deletedCount + (more ? matched : 0)
   const inserted = await users.insertOne({ name: 'a' })
   const count: number = await users.countDocuments({})
   const index: string = await users.createIndex({ name: 1 })
@@ -101,7 +109,7 @@ async function useEverything(): Promise<void> {
   const state: string = `${h.status} ${h.backend} ${pool.workers} ${pool.idle} ${pool.blank} ${pool.busy} ${pool.queued} ${pool.replaced} ${pool.tenants} ${pool.maxWorkers} ${services.database} ${services.storage} ${layers}`
   await shutdown()
 
-  console.log(target, name, env, time, error, stack, docs, grouped, inserted.insertedId, count, index, bytes, size, url, up, invoked, same, when, header, back, text, errorCode, state)
+  console.log(bulkCount, target, name, env, time, error, stack, docs, grouped, inserted.insertedId, count, index, bytes, size, url, up, invoked, same, when, header, back, text, errorCode, state)
 }
 
 void useEverything
