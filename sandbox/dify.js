@@ -212,7 +212,8 @@ function __withoutBlockedSyscalls(id, mod) {
   // realpath(3) walks with readlink, which the list has; Node's own
   // realpathSync walks with lstat (statx).
   out.realpathSync = Object.assign(function realpathSync(path, options) {
-    return mod.realpathSync.native(require('path').resolve(String(path)), options);
+    const p = path !== null && typeof path === 'object' && typeof path.href === 'string' ? require('url').fileURLToPath(path) : String(path);
+    return mod.realpathSync.native(require('path').resolve(p), options);
   }, { native: mod.realpathSync.native });
   return out;
 }
