@@ -87,10 +87,6 @@ function __makeConsole(sink, capBytes) {
 // under the egress policy (crates/core/src/egress.rs). `send(request)` →
 // Promise of `{ status, statusText, headers, body (base64), url, redirected }`,
 // rejecting with the host's error (errorCode EGRESS_REFUSED / EGRESS_FAILED).
-// What Node's fetch sends unless told otherwise (the host adds
-// accept-encoding and decodes gzip and deflate): some APIs refuse a request
-// without a User-Agent.
-const __FETCH_HEADERS = [['accept', '*/*'], ['accept-language', '*'], ['sec-fetch-mode', 'cors'], ['user-agent', 'node']];
 function __makeFetch(send, isDone) {
   return async function fetch(input, init) {
     if (isDone()) throw new TypeError('fetch after the function returned');
@@ -98,9 +94,7 @@ function __makeFetch(send, isDone) {
     const signal = req.signal;
     if (signal && signal.aborted) throw signal.reason;
     const body = req.body === null ? null : Buffer.from(await req.arrayBuffer()).toString('base64');
-    const headers = [...req.headers];
-    for (const [k, v] of __FETCH_HEADERS) if (!req.headers.has(k)) headers.push([k, v]);
-    const sent = send({ url: req.url, method: req.method, headers, body, redirect: req.redirect });
+    const sent = send({ url: req.url, method: req.method, headers: [...req.headers], body, redirect: req.redirect });
     let reply;
     try {
       reply = await (signal ? Promise.race([sent, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]) : sent);

@@ -91,6 +91,16 @@ enum Rule {
     Net { net: IpNet, port: Option<u16> },
 }
 
+/// What Node's fetch sends unless the caller set it (reqwest adds
+/// `accept-encoding: gzip,deflate` and decodes those): some APIs refuse a
+/// request without a User-Agent.
+const NODE_FETCH_HEADERS: [(&str, &str); 4] = [
+    ("accept", "*/*"),
+    ("accept-language", "*"),
+    ("sec-fetch-mode", "cors"),
+    ("user-agent", "node"),
+];
+
 /// A request as `fetch` describes it.
 #[derive(Debug, Clone, Default)]
 pub struct EgressRequest {
@@ -396,6 +406,11 @@ impl EgressPolicy {
             .map_err(|_| Error::invalid(format!("fetch: invalid method {:?}", req.method)))?;
         let mut body = req.body;
         let mut headers = req.headers;
+        for (name, value) in NODE_FETCH_HEADERS {
+            if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                headers.push((name.to_string(), value.to_string()));
+            }
+        }
         let mut redirected = false;
         for _ in 0..=MAX_REDIRECTS {
             if url.scheme() != "http" && url.scheme() != "https" {
