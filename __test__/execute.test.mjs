@@ -324,6 +324,22 @@ describe('hardening', () => {
     }`);
     expect(certs.error).toBeUndefined();
     expect(certs.data).toEqual(['/', '/etc', '/etc/etc', true, true, true, true, true]);
+    // No folder is writable on the real server (os.tmpdir() does not exist
+    // there); a failed write says so.
+    const write = await run('write', `module.exports = () => {
+      const fs = require('fs'), out = [];
+      for (const f of [() => fs.writeFileSync('/no/such/dir/a.txt', 'x'), () => fs.appendFileSync('/no/such/dir/a.txt', 'x'), () => fs.openSync('/no/such/dir/a.txt', 'w'), () => fs.openSync('/no/such/dir/a.txt', 'r')]) {
+        try { f(); } catch (e) { out.push(e.code + ' ' + e.message); }
+      }
+      return out;
+    }`);
+    const hint = ' (cloud.storage to keep files: the Dify runner has no writable folder)';
+    expect(write.data).toEqual([
+      "ENOENT ENOENT: no such file or directory, open '/no/such/dir/a.txt'" + hint,
+      "ENOENT ENOENT: no such file or directory, open '/no/such/dir/a.txt'" + hint,
+      "ENOENT ENOENT: no such file or directory, open '/no/such/dir/a.txt'" + hint,
+      "ENOENT ENOENT: no such file or directory, open '/no/such/dir/a.txt'",
+    ]);
     const tries = {
       'fs.statSync()': ['fs.statSync("/")', 'statx', 'fs.existsSync() to test for a path, fs.readFileSync() to read a file'],
       'fs.lstatSync()': ['fs.lstatSync("/")', 'statx', 'fs.existsSync() to test for a path, fs.readlinkSync() for a link'],

@@ -209,6 +209,20 @@ function __withoutBlockedSyscalls(id, mod) {
       if (own) mod.closeSync(fd);
     }
   };
+  // No folder there is writable, not even os.tmpdir(): say so where a write
+  // fails ("ENOENT … open '/tmp/x'" read as a bug of the function's).
+  const writes = (flags) => (typeof flags === 'number' ? (flags & (mod.constants.O_WRONLY | mod.constants.O_RDWR | mod.constants.O_CREAT)) !== 0 : /[wa+]/.test(String(flags || 'r')));
+  const hinted = (name, isWrite) => function () {
+    try {
+      return mod[name].apply(mod, arguments);
+    } catch (err) {
+      if (err && /^(ENOENT|EACCES|EROFS|EPERM)$/.test(err.code) && isWrite(arguments)) err.message += ` (${__NO_WRITABLE})`;
+      throw err;
+    }
+  };
+  out.writeFileSync = hinted('writeFileSync', () => true);
+  out.appendFileSync = hinted('appendFileSync', () => true);
+  out.openSync = hinted('openSync', (a) => writes(a[1]));
   // realpath(3) walks with readlink, which the list has; Node's own
   // realpathSync walks with lstat (statx).
   out.realpathSync = Object.assign(function realpathSync(path, options) {
