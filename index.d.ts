@@ -130,7 +130,12 @@ export interface Collection {
   find(filter?: unknown | undefined | null, options?: unknown | undefined | null): FindCursor
   findOne(filter?: unknown | undefined | null, options?: unknown | undefined | null): Promise<any | null>
   insertOne(doc: unknown): Promise<{ acknowledged: boolean, insertedId: any }>
-  insertMany(docs: unknown): Promise<{ acknowledged: boolean, insertedCount: number, insertedIds: Record<number, any> }>
+  /**
+   * `{ ordered: false }` inserts every document it can (the default stops at
+   * the first failure); either way a failure rejects with its error.
+   * `INVALID_ARGUMENT` if `ordered` is not a boolean.
+   */
+  insertMany(docs: unknown, options?: { ordered?: boolean } | undefined | null): Promise<{ acknowledged: boolean, insertedCount: number, insertedIds: Record<number, any> }>
   updateOne(filter: unknown, update: unknown, options?: unknown | undefined | null): Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>
   updateMany(filter: unknown, update: unknown, options?: unknown | undefined | null): Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>
   replaceOne(filter: unknown, replacement: unknown, options?: unknown | undefined | null): Promise<{ acknowledged: boolean, matchedCount: number, modifiedCount: number, upsertedCount: number, upsertedId: any }>
@@ -176,7 +181,14 @@ export interface Db {
  * `toArray()`, or walk it as the MongoDB Node driver's cursors are walked.
  */
 export interface FindCursor extends Cursor {
-  sort(sort: unknown): this
+  /**
+   * The driver's forms: `{ a: -1 }`, `'a'`, `('a', -1)`, `['a', -1]`,
+   * `[['a', -1], ['b', 1]]`, `['a', 'b']`, a Map; directions 1, -1, 'asc',
+   * 'desc', 'ascending', 'descending' (the `sort` option of find, findOne,
+   * findOneAndUpdate and findOneAndDelete takes them too). Throws
+   * `INVALID_ARGUMENT` for another direction or shape.
+   */
+  sort(sort: unknown, direction?: 1 | -1 | 'asc' | 'desc' | 'ascending' | 'descending'): this
   limit(limit: unknown): this
   skip(skip: unknown): this
   project(projection: unknown): this

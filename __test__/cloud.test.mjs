@@ -87,6 +87,31 @@ describe('database from host code', () => {
     expect(await errorOf(c.bulkWrite([{ upsertOne: {} }]))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'bulkWrite operation 0 must be one of { insertOne | updateOne | updateMany | replaceOne | deleteOne | deleteMany: { … } }' });
   });
 
+  it("sort takes the driver's forms; insertMany takes { ordered: false }", async () => {
+    // Only { a: -1 } worked: sort('a', -1) and [['a', -1]] were "options.sort
+    // must be an object", and insertMany ignored ordered: false.
+    const c = col('sort');
+    await c.insertMany([{ a: 2, b: 1 }, { a: 1, b: 2 }, { a: 2, b: 3 }]);
+    const order = async (cursor) => (await cursor.project({ _id: 0 }).toArray()).map((d) => `${d.a}${d.b}`).join(' ');
+    expect(await order(c.find().sort('a'))).toBe('12 21 23');
+    expect(await order(c.find().sort('b', 'desc'))).toBe('23 12 21');
+    expect(await order(c.find().sort(['a', -1]).sort([['a', -1], ['b', -1]]))).toBe('23 21 12');
+    expect(await order(c.find().sort(['a', 'b']))).toBe('12 21 23');
+    expect(await order(c.find().sort(new Map([['b', -1]])))).toBe('23 12 21');
+    expect(await order(c.find({}, { sort: [['b', 'ascending']] }))).toBe('21 12 23');
+    expect((await c.findOne({}, { sort: ['b', -1] })).b).toBe(3);
+    expect((await c.findOneAndDelete({ a: 2 }, { sort: 'b' })).b).toBe(1);
+    expect(() => c.find().sort('a', 'sideways')).toThrow("sort direction must be 1, -1, 'asc' or 'desc', got 'sideways'");
+    expect(() => c.find().sort([1, 2, 3])).toThrow('sort must be a field name, [field, direction] pairs or an object like { field: -1 }, got [ 1, 2, 3 ]');
+
+    const u = col('unordered');
+    await u.insertOne({ _id: 1 });
+    const stopped = await errorOf(u.insertMany([{ _id: 1 }, { _id: 2 }]));
+    const went = await errorOf(u.insertMany([{ _id: 1 }, { _id: 3 }, { _id: 4 }], { ordered: false }));
+    expect([stopped.code, went.code, await u.countDocuments({})]).toEqual([11000, 11000, 3]);
+    expect(await errorOf(u.insertMany([{ _id: 9 }], { ordered: 'no' }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'insertMany: options.ordered must be a boolean' });
+  });
+
   it('a RegExp in a filter matches as MongoDB regexes do, and one stored comes back a RegExp', async () => {
     // JSON made /^al/i an empty object: the filter silently matched nothing.
     const c = col('re');

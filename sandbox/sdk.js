@@ -162,6 +162,37 @@ function __expires(v) {
   return v;
 }
 
+// The sort forms the Node driver takes, as the one document MongoDB reads:
+// { a: -1 }, 'a' (ascending), ('a', -1), ['a', -1], [['a', -1], ['b', 1]],
+// ['a', 'b'], a Map; directions 1, -1, 'asc', 'desc', 'ascending',
+// 'descending'. Anything else is passed on for the core to refuse.
+const __SORT_DIRECTIONS = { 1: 1, '-1': -1, asc: 1, desc: -1, ascending: 1, descending: -1 };
+function __sortDirection(d) {
+  if (d === undefined) return 1;
+  if (d !== null && typeof d === 'object') return d; // { $meta: 'textScore' }
+  const v = __SORT_DIRECTIONS[String(d).toLowerCase()];
+  if (v === undefined) throw __invalid(`sort direction must be 1, -1, 'asc' or 'desc', got ${__util.inspect(d)}`);
+  return v;
+}
+function __sortSpec(s, direction) {
+  if (typeof s === 'string') return { [s]: __sortDirection(direction) };
+  if (s instanceof Map || __util.types.isMap(s)) s = [...s];
+  if (!Array.isArray(s)) return s;
+  if (s.length === 2 && typeof s[0] === 'string' && !Array.isArray(s[1]) && (typeof s[1] !== 'string' || s[1].toLowerCase() in __SORT_DIRECTIONS)) {
+    return { [s[0]]: __sortDirection(s[1]) };
+  }
+  const out = {};
+  for (const item of s) {
+    if (typeof item === 'string') out[item] = 1;
+    else if (Array.isArray(item) && typeof item[0] === 'string') out[item[0]] = __sortDirection(item[1]);
+    else throw __invalid(`sort must be a field name, [field, direction] pairs or an object like { field: -1 }, got ${__util.inspect(s)}`);
+  }
+  return out;
+}
+function __withSort(options) {
+  return options && typeof options === 'object' && options.sort !== undefined ? Object.assign({}, options, { sort: __sortSpec(options.sort) }) : options;
+}
+
 // cloud-ops:begin — every operation name from here to cloud-ops:end is
 // checked against crates/core/src/cloud/call.rs by its test.
 
@@ -212,7 +243,7 @@ class __Cursor extends __BaseCursor {
     super((q) => rpc('db.find', q), { collection, filter: filter || {}, options: Object.assign({}, options || {}) });
     this.#rpc = rpc;
   }
-  sort(s) { this._q.options.sort = s; return this; }
+  sort(s, direction) { this._q.options.sort = __sortSpec(s, direction); return this; }
   limit(n) { this._q.options.limit = n; return this; }
   skip(n) { this._q.options.skip = n; return this; }
   project(p) { this._q.options.projection = p; return this; }
@@ -286,15 +317,15 @@ function __makeCloud(call, env, logLine, fromWire) {
     const q = (method, rest) => rpc('db.' + method, Object.assign({ collection: name }, rest));
     const self = {
       collectionName: name,
-      find: (filter, options) => new __Cursor(rpc, name, filter, options),
-      findOne: (filter, options) => q('findOne', { filter: filter || {}, options }),
+      find: (filter, options) => new __Cursor(rpc, name, filter, __withSort(options)),
+      findOne: (filter, options) => q('findOne', { filter: filter || {}, options: __withSort(options) }),
       insertOne: (doc) => {
         if (doc && typeof doc === 'object' && doc._id === undefined) doc._id = new ObjectId();
         return q('insertOne', { doc });
       },
-      insertMany: (docs) => {
+      insertMany: (docs, options) => {
         if (Array.isArray(docs)) for (const d of docs) if (d && typeof d === 'object' && d._id === undefined) d._id = new ObjectId();
-        return q('insertMany', { docs });
+        return q('insertMany', { docs, options });
       },
       updateOne: (filter, update, options) => q('updateOne', { filter, update, options }),
       updateMany: (filter, update, options) => q('updateMany', { filter, update, options }),
@@ -304,8 +335,8 @@ function __makeCloud(call, env, logLine, fromWire) {
       countDocuments: (filter, options) => q('countDocuments', { filter: filter || {}, options }),
       aggregate: (pipeline) => new __AggregationCursor(rpc, name, pipeline),
       distinct: (field, filter) => q('distinct', { field, filter: filter || {} }),
-      findOneAndUpdate: (filter, update, options) => q('findOneAndUpdate', { filter, update, options }),
-      findOneAndDelete: (filter, options) => q('findOneAndDelete', { filter, options }),
+      findOneAndUpdate: (filter, update, options) => q('findOneAndUpdate', { filter, update, options: __withSort(options) }),
+      findOneAndDelete: (filter, options) => q('findOneAndDelete', { filter, options: __withSort(options) }),
       createIndex: (keys, options) => q('createIndex', { keys, options }),
       estimatedDocumentCount: () => q('countDocuments', { filter: {} }),
       bulkWrite: (ops, options) => __bulkWrite(self, ops, options),

@@ -117,6 +117,9 @@ pub enum DbCall {
     },
     InsertMany {
         docs: Vec<Document>,
+        /// false: insert every document it can, as the driver's
+        /// `{ ordered: false }` does (the default stops at the first failure).
+        ordered: Option<bool>,
     },
     UpdateOne {
         filter: Document,
@@ -291,7 +294,8 @@ impl DbCall {
                         "insertMany: 'docs' must be a non-empty array",
                     ));
                 }
-                DbCall::InsertMany { docs }
+                let ordered = a.options()?.bool("ordered")?;
+                DbCall::InsertMany { docs, ordered }
             }
             "updateOne" | "updateMany" => {
                 let filter = a.doc("filter")?;

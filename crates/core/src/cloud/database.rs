@@ -244,7 +244,7 @@ impl Database {
                     doc! { "acknowledged": true, "insertedId": r.inserted_id },
                 ))
             }
-            DbCall::InsertMany { docs } => {
+            DbCall::InsertMany { docs, ordered } => {
                 let docs: Vec<Document> = docs
                     .into_iter()
                     .map(|mut d| {
@@ -255,7 +255,11 @@ impl Database {
                     })
                     .collect();
                 let n = docs.len();
-                let r = coll.insert_many(docs).await.map_err(e)?;
+                let r = coll
+                    .insert_many(docs)
+                    .optional(ordered, |q, o| q.ordered(o))
+                    .await
+                    .map_err(e)?;
                 let mut ids = Document::new();
                 for i in 0..n {
                     if let Some(id) = r.inserted_ids.get(&i) {
