@@ -347,6 +347,16 @@ export interface ExecuteOptions {
    */
   memoryMb?: number
   /**
+   * Called with each log line as the function writes it (the same text as
+   * the result's `logs`, `[TRUNCATED] …` marker included), for a live
+   * console: on the local pool while the function runs, on the dify backend
+   * when the run is over (the server answers once). Lines of a nested
+   * `cloud.invoke` come as the caller logs them (`[callee] …`). A callback
+   * that throws is ignored; anything else than a function rejects with
+   * `INVALID_ARGUMENT` (`options.onLog must be a function, got string`).
+   */
+  onLog?: (line: string) => void
+  /**
    * `'typescript'` (`'ts'`): TypeScript, stripped in Rust (no type checking);
    * `'javascript'` (`'js'`, `'nodejs'`): CommonJS, or ES modules compiled to it.
    * Stacks and syntax errors name the source file and line (`name.ts:7`).

@@ -82,14 +82,30 @@ function ctxParts(ctx) {
   return [typeof text === 'string' ? text : '{}', cloud]
 }
 
+// options.onLog behind a guard: a callback that throws must not become an
+// uncaught exception of the host; the invocation goes on.
+function logCallback(options) {
+  const onLog = options !== null && typeof options === 'object' ? options.onLog : undefined
+  if (onLog === undefined || onLog === null) return undefined
+  if (typeof onLog !== 'function') throw sdk.invalid(`options.onLog must be a function, got ${typeof onLog}`)
+  return function guardedOnLog(line) {
+    try {
+      onLog(line)
+    } catch {
+      // Ignored, as documented: the line is in the result's logs too.
+    }
+  }
+}
+
 function executeFunction(name, code, hash, ctx, options) {
-  let parts
+  let parts, onLog
   try {
     parts = ctxParts(ctx)
+    onLog = logCallback(options)
   } catch (e) {
     return Promise.reject(e)
   }
-  return binding.executeFunction(name, code, hash, parts[0], parts[1], options).then((r) => {
+  return binding.executeFunction(name, code, hash, parts[0], parts[1], options, onLog).then((r) => {
     const out = { data: JSON.parse(r.data), logs: r.logs, time: r.time }
     if (r.error != null) out.error = r.error
     if (r.stack != null) out.stack = r.stack

@@ -118,6 +118,29 @@ describe('isolation and the module cache', () => {
 });
 
 describe('console', () => {
+  it('options.onLog gets each line as it is written (locally before the function returns), the same lines as logs', async () => {
+    const seen = [];
+    const code = `module.exports = async () => {
+      console.log('first');
+      await new Promise((r) => setTimeout(r, 400));
+      console.error('second');
+      await cloud.invoke('nope-' + Math.random()).catch(() => console.warn('third'));
+      return 'ok';
+    }`;
+    const r = await run('live', code, {}, { timeoutMs: 5000, onLog: (line) => seen.push([line, Date.now()]) });
+    const ended = Date.now();
+    expect(r.data).toBe('ok');
+    expect(seen.map(([line]) => line)).toEqual(['first', '[ERROR] second', '[WARN] third']);
+    expect(r.logs).toEqual(seen.map(([line]) => line));
+    // Live on the local pool: 'first' came while the function still slept.
+    if (backend !== 'dify') expect(ended - seen[0][1]).toBeGreaterThanOrEqual(300);
+    // A callback that throws changes nothing; one that is not a function is refused.
+    const thrown = await run('live2', 'module.exports = () => { console.log("x"); return 1 }', {}, { onLog: () => { throw new Error('observer bug'); } });
+    expect([thrown.data, thrown.logs]).toEqual([1, ['x']]);
+    await expect(run('live3', 'module.exports = () => 1', {}, { onLog: 'console' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'options.onLog must be a function, got string' });
+    await ok();
+  });
+
   it('groups indent, tables are tables, and the methods a process has without a terminal exist', async () => {
     const code = `module.exports = () => {
       console.group('outer');

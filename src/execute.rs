@@ -1,10 +1,14 @@
 //! `executeFunction`, `health`, `shutdown` and `metrics` over the core's
 //! engine. index.js turns `ctx` into JSON text and hands over its Cloud.
 
+use std::sync::Arc;
+
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use runtime_core::engine::ExecuteRequest;
 use runtime_core::error::whole_number;
+use runtime_core::sandbox::LogSink;
 use runtime_core::{BackendKind, Error as CoreError, InvocationOptions, Language};
 use serde_json::{json, Value};
 
@@ -43,6 +47,9 @@ impl TryFrom<ExecuteOptions> for InvocationOptions {
     }
 }
 
+// Positional, as index.js calls it: ctx arrives split (JSON text, Cloud)
+// and onLog apart from the options object it was read from.
+#[allow(clippy::too_many_arguments)]
 #[napi(catch_unwind)]
 pub fn execute_function<'env>(
     env: &'env Env,
@@ -52,17 +59,35 @@ pub fn execute_function<'env>(
     ctx: Arg<String>,
     cloud: Option<&Cloud>,
     options: Arg<Option<ExecuteOptions>>,
+    on_log: Option<Function<String, ()>>,
 ) -> Result<PromiseRaw<'env, Value>> {
     let cloud = cloud.map(|c| c.inner.clone());
+    // index.js wraps the caller's onLog, so a throw cannot reach the loop.
+    let sink = match on_log {
+        Some(f) => {
+            let tsfn: LogFn = f
+                .build_threadsafe_function()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?;
+            Some(log_sink(tsfn))
+        }
+        None => None,
+    };
     // Misuse past the argument types rejects, like every other failure.
     let prepared = (|| {
-        let options = options.0.map(InvocationOptions::try_from).transpose()?;
+        let mut options = options
+            .0
+            .map(InvocationOptions::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        options.on_log = sink;
         let req = ExecuteRequest {
             name: name.0,
             code: code.0,
             hash: hash.0.unwrap_or_default(),
             ctx: ctx.0,
-            options: options.unwrap_or_default(),
+            options,
             cloud,
         };
         Ok::<_, CoreError>((engine()?, req))
@@ -83,6 +108,18 @@ pub fn execute_function<'env>(
             )
         },
     )
+}
+
+// Weak: a pending log line must not keep the host process alive.
+type LogFn = ThreadsafeFunction<String, (), String, Status, false, true>;
+
+/// Lines are queued to the JavaScript thread without waiting for it: a slow
+/// callback never holds up the worker's pipe.
+fn log_sink(f: LogFn) -> LogSink {
+    let f = Arc::new(f);
+    LogSink(Arc::new(move |line: &str| {
+        f.call(line.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+    }))
 }
 
 #[napi(catch_unwind)]

@@ -51,7 +51,7 @@ const env: Record<string, string> = cloud.env
 const writeOptions: WriteFileOptions = { contentType: 'text/plain' }
 
 async function useEverything(): Promise<void> {
-  const execOptions: ExecuteOptions = { timeoutMs: 1000, memoryMb: 128, language: 'nodejs', backend: 'local' }
+  const execOptions: ExecuteOptions = { timeoutMs: 1000, memoryMb: 128, language: 'nodejs', backend: 'local', onLog: (line: string) => void line.length }
   const result: ExecuteResult = await executeFunction('f', 'module.exports = () => 1', '', { body: {} }, execOptions)
   const lines: string[] = result.logs
   const time: number = result.time

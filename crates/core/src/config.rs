@@ -449,6 +449,8 @@ pub struct InvocationOptions {
     pub backend: Option<BackendKind>,
     /// The code is a function body (`runCode`), not a module.
     pub snippet: bool,
+    /// Each log line as it arrives (`onLog`), besides the result's `logs`.
+    pub on_log: Option<crate::sandbox::LogSink>,
 }
 
 /// S3 settings of a [`crate::cloud::Cloud`].

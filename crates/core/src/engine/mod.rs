@@ -413,6 +413,7 @@ impl Engine {
             log_cap: self.config.max_log_bytes,
             depth,
             calls: scope.clone(),
+            on_log: req.options.on_log.clone(),
         };
         let outcome = match backend {
             BackendKind::Local => match self.local_pool().await {

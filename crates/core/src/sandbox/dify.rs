@@ -263,7 +263,8 @@ struct ResultFrame {
 
 /// Turns the run's output into the same [`Outcome`] the local pool gives.
 fn parse_output(data: RunData, nonce: &str, job: &Job) -> Outcome {
-    let mut logs = LogBuffer::new(job.log_cap);
+    // The server answers once the run is over: lines reach a sink then.
+    let mut logs = LogBuffer::streaming(job.log_cap, job.on_log.clone());
     let mut result: Option<ResultFrame> = None;
     for line in data.stdout.split('\n') {
         let Some(frame) = line.strip_prefix(nonce) else {

@@ -776,7 +776,7 @@ impl Worker {
         if self.tx.send(run_frame(&nonce, job, with_code)).is_err() {
             return (self.died(LogBuffer::new(job.log_cap)).await, false);
         }
-        let mut logs = LogBuffer::new(job.log_cap);
+        let mut logs = LogBuffer::streaming(job.log_cap, job.on_log.clone());
         // Cloud calls in flight; dropping the set aborts them when the
         // invocation ends, so nothing outlives its capability.
         let mut calls = JoinSet::new();

@@ -78,6 +78,8 @@ pub struct Job {
     /// Nested `cloud.invoke` depth.
     pub depth: u32,
     pub calls: Arc<dyn CallHandler>,
+    /// Where each log line goes as it arrives, besides the result.
+    pub on_log: Option<LogSink>,
 }
 
 /// Collects log lines with the same byte cap the prelude applies, as a
@@ -87,6 +89,18 @@ pub struct LogBuffer {
     used: usize,
     cap: usize,
     truncated: bool,
+    sink: Option<LogSink>,
+}
+
+/// Receives each log line an invocation keeps, as it arrives
+/// (`executeFunction`'s `onLog`): an IDE's live console.
+#[derive(Clone)]
+pub struct LogSink(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for LogSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogSink")
+    }
 }
 
 impl LogBuffer {
@@ -96,7 +110,23 @@ impl LogBuffer {
             used: 0,
             cap,
             truncated: false,
+            sink: None,
         }
+    }
+
+    /// A buffer that also hands each line it keeps to `sink`.
+    pub fn streaming(cap: usize, sink: Option<LogSink>) -> Self {
+        LogBuffer {
+            sink,
+            ..LogBuffer::new(cap)
+        }
+    }
+
+    fn keep(&mut self, line: String) {
+        if let Some(sink) = &self.sink {
+            (sink.0)(&line);
+        }
+        self.lines.push(line);
     }
 
     pub fn push(&mut self, line: String) {
@@ -107,13 +137,14 @@ impl LogBuffer {
         // Allow the prelude's own marker line to pass.
         if self.used > self.cap + 256 {
             self.truncated = true;
-            self.lines.push(format!(
+            let marker = format!(
                 "[TRUNCATED] log output exceeded {} bytes; further lines were dropped",
                 self.cap
-            ));
+            );
+            self.keep(marker);
             return;
         }
-        self.lines.push(line);
+        self.keep(line);
     }
 }
 
@@ -125,5 +156,31 @@ impl Job {
             Some(p) => own.min(p),
             None => own,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn a_streaming_buffer_hands_on_what_it_keeps_and_its_marker() {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let to = seen.clone();
+        let sink = LogSink(Arc::new(move |line: &str| {
+            if let Ok(mut v) = to.lock() {
+                v.push(line.to_string());
+            }
+        }));
+        let mut logs = LogBuffer::streaming(0, Some(sink));
+        logs.push("a".into());
+        logs.push("x".repeat(300));
+        logs.push("dropped".into());
+        let streamed = seen.lock().map(|v| v.clone()).unwrap_or_default();
+        assert_eq!(streamed, logs.lines);
+        assert_eq!(streamed.len(), 2);
+        assert_eq!(streamed[0], "a");
+        assert!(streamed[1].starts_with("[TRUNCATED] log output exceeded 0 bytes"));
     }
 }
