@@ -117,6 +117,35 @@ describe('HTTP behaviour', () => {
     expect(decompressLogs(res.headers.get('x-function-logs'))).toEqual(['[WARN] about to fail']);
   });
 
+  it('Accept: text/event-stream streams each log line as a `log` event while the function runs, then the `result`', async () => {
+    await db.collection('functions').updateOne({ name: 'ticker' }, { $set: { name: 'ticker', hash: '', compiled:
+      'module.exports = async () => { console.log("tick 1"); await new Promise((r) => setTimeout(r, 400)); console.warn("tick 2"); return { done: true } }' } }, { upsert: true });
+    const events = [];
+    const read = async (name) => {
+      const res = await invoke(name, { headers: { 'x-develop-token': token, accept: 'text/event-stream' } });
+      expect([res.status, res.headers.get('content-type')]).toEqual([200, 'text/event-stream; charset=utf-8']);
+      const out = [];
+      let text = '';
+      for await (const chunk of res.body) {
+        text += Buffer.from(chunk).toString();
+        let end;
+        while ((end = text.indexOf('\n\n')) >= 0) {
+          const [event, data] = text.slice(0, end).split('\n').map((l) => l.slice(l.indexOf(': ') + 2));
+          text = text.slice(end + 2);
+          out.push({ event, data: JSON.parse(data), at: Date.now() });
+        }
+      }
+      return out;
+    };
+    events.push(...await read('ticker'));
+    expect(events.map((e) => [e.event, e.event === 'result' ? e.data.data : e.data])).toEqual([['log', 'tick 1'], ['log', '[WARN] tick 2'], ['result', { done: true }]]);
+    // The first line reached the client while the function still slept.
+    expect(events[2].at - events[0].at).toBeGreaterThanOrEqual(300);
+    const failed = await read('fail');
+    expect(failed.map((e) => e.event)).toEqual(['log', 'result']);
+    expect(failed[1].data).toMatchObject({ error: 'something went wrong', errorCode: 'FUNCTION_THREW' });
+  });
+
   it('GET /health reports the runtime (status, backend, pool, services)', async () => {
     const res = await fetch(`${base}/health`);
     expect(res.status).toBe(200);

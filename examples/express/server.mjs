@@ -52,6 +52,15 @@ export async function createApp({ developToken, mongoUrl, dbName = 'simple_ide',
         requestId: req.get('x-request-id') || randomUUID(),
         user: null,
       };
+      // `Accept: text/event-stream`: the IDE's live console. Each log line is
+      // a `log` event as the function writes it, then one `result` event.
+      if ((req.get('accept') || '').includes('text/event-stream')) {
+        res.set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).status(200).flushHeaders();
+        const send = (event, value) => res.write(`event: ${event}\ndata: ${JSON.stringify(value)}\n\n`);
+        const result = await executeFunction(name, fn.compiled, fn.hash || '', ctx, { onLog: (line) => send('log', line) });
+        send('result', result.error ? { error: result.error, errorCode: result.errorCode, stack: result.stack, time: result.time } : { data: result.data, time: result.time });
+        return res.end();
+      }
       const result = await executeFunction(name, fn.compiled, fn.hash || '', ctx);
       res.set('x-function-logs', logsHeader(result.logs));
       res.set('x-execution-time', String(Math.round(result.time * 1000) / 1000));
