@@ -150,6 +150,12 @@ export interface Collection {
    */
   findOneAndUpdate(filter: unknown, update: unknown, options?: unknown | undefined | null): Promise<any | null>
   findOneAndDelete(filter: unknown, options?: unknown | undefined | null): Promise<any | null>
+  /**
+   * Replaces the first match with `replacement` (no update operators:
+   * `INVALID_ARGUMENT`); options `upsert`, `returnDocument` ('before', the
+   * default, or 'after'), `projection`, `sort`. Resolves with the document or null.
+   */
+  findOneAndReplace(filter: unknown, replacement: unknown, options?: unknown | undefined | null): Promise<any | null>
   /** Resolves with the index name. */
   createIndex(keys: unknown, options?: unknown | undefined | null): Promise<string>
   /** `countDocuments({})`. */

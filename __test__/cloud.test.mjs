@@ -47,6 +47,11 @@ describe('database from host code', () => {
     expect((await c.findOneAndUpdate({ name: 'cy' }, { $set: { n: 30 } })).n).toBe(3);
     expect((await c.findOneAndUpdate({ name: 'cy' }, { $set: { n: 31 } }, { returnDocument: 'after' })).n).toBe(31);
     expect((await c.findOneAndDelete({ name: 'cy' })).n).toBe(31);
+    expect((await c.findOneAndReplace({ name: 'bob' }, { name: 'bob', n: 7 })).n).toBe(12);
+    expect(await c.findOneAndReplace({ name: 'eve' }, { name: 'eve', n: 5 }, { upsert: true, returnDocument: 'after', projection: { _id: 0 } })).toEqual({ name: 'eve', n: 5 });
+    expect(await errorOf(c.findOneAndReplace({ name: 'bob' }, { $set: { n: 1 } }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'findOneAndReplace: the replacement document must not contain update operators like $set' });
+    expect(await errorOf(c.findOneAndReplace({ name: 'bob' }, { name: 'bob' }, { returnDocument: 'later' }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'findOneAndReplace: returnDocument must be \'before\' or \'after\', got "later"' });
+    expect(await c.deleteOne({ name: 'eve' })).toEqual({ acknowledged: true, deletedCount: 1 });
     expect(await c.deleteOne({ name: 'dee' })).toEqual({ acknowledged: true, deletedCount: 1 });
     expect((await c.deleteMany({})).deletedCount).toBe(2);
   });

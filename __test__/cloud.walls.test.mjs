@@ -244,6 +244,7 @@ describe('the walls of a Cloud', () => {
       'cloud.database().collection("functions").deleteMany({})',
       'cloud.database().collection("functions").findOneAndUpdate({ name: "payments" }, { $set: { compiled: "x" } })',
       'cloud.database().collection("functions").replaceOne({ name: "payments" }, { name: "payments", compiled: "x" })',
+      'cloud.database().collection("functions").findOneAndReplace({ name: "payments" }, { name: "payments", compiled: "x" })',
       'cloud.database().collection("x").aggregate([{ $merge: { into: "functions" } }]).toArray()',
       'cloud.database().collection("x").aggregate([{ $out: "functions" }]).toArray()',
     ];

@@ -337,6 +337,7 @@ function __makeCloud(call, env, logLine, fromWire) {
       distinct: (field, filter) => q('distinct', { field, filter: filter || {} }),
       findOneAndUpdate: (filter, update, options) => q('findOneAndUpdate', { filter, update, options: __withSort(options) }),
       findOneAndDelete: (filter, options) => q('findOneAndDelete', { filter, options: __withSort(options) }),
+      findOneAndReplace: (filter, replacement, options) => q('findOneAndReplace', { filter, replacement, options: __withSort(options) }),
       createIndex: (keys, options) => q('createIndex', { keys, options }),
       estimatedDocumentCount: () => q('countDocuments', { filter: {} }),
       bulkWrite: (ops, options) => __bulkWrite(self, ops, options),

@@ -36,6 +36,7 @@ pub const DB_METHODS: &[&str] = &[
     "distinct",
     "findOneAndUpdate",
     "findOneAndDelete",
+    "findOneAndReplace",
     "createIndex",
 ];
 
@@ -169,6 +170,14 @@ pub enum DbCall {
         projection: Option<Document>,
         sort: Option<Document>,
     },
+    FindOneAndReplace {
+        filter: Document,
+        replacement: Document,
+        return_after: bool,
+        upsert: Option<bool>,
+        projection: Option<Document>,
+        sort: Option<Document>,
+    },
     CreateIndex {
         keys: Document,
         unique: Option<bool>,
@@ -196,6 +205,7 @@ impl DbCall {
             DbCall::Distinct { .. } => "distinct",
             DbCall::FindOneAndUpdate { .. } => "findOneAndUpdate",
             DbCall::FindOneAndDelete { .. } => "findOneAndDelete",
+            DbCall::FindOneAndReplace { .. } => "findOneAndReplace",
             DbCall::CreateIndex { .. } => "createIndex",
         }
     }
@@ -253,6 +263,9 @@ impl DbCall {
             | DbCall::CountDocuments { filter, .. }
             | DbCall::Distinct { filter, .. } => docs.push(filter),
             DbCall::FindOneAndDelete {
+                filter, projection, ..
+            }
+            | DbCall::FindOneAndReplace {
                 filter, projection, ..
             } => {
                 docs.push(filter);
@@ -358,19 +371,29 @@ impl DbCall {
                 let filter = a.doc("filter")?;
                 let update = a.update()?;
                 let o = a.options()?;
-                let return_after = match o.string("returnDocument")?.as_deref() {
-                    None | Some("before") => false,
-                    Some("after") => true,
-                    Some(other) => {
-                        return Err(Error::invalid(format!(
-                            "findOneAndUpdate: returnDocument must be 'before' or 'after', got {other:?}"
-                        )))
-                    }
-                };
+                let return_after = o.return_after()?;
                 DbCall::FindOneAndUpdate {
                     filter,
                     update,
                     return_after,
+                    upsert: o.bool("upsert")?,
+                    projection: o.doc("projection")?,
+                    sort: o.doc("sort")?,
+                }
+            }
+            "findOneAndReplace" => {
+                let filter = a.doc("filter")?;
+                let replacement = a.doc("replacement")?;
+                if replacement.keys().any(|k| k.starts_with('$')) {
+                    return Err(Error::invalid(
+                        "findOneAndReplace: the replacement document must not contain update operators like $set",
+                    ));
+                }
+                let o = a.options()?;
+                DbCall::FindOneAndReplace {
+                    filter,
+                    replacement,
+                    return_after: o.return_after()?,
                     upsert: o.bool("upsert")?,
                     projection: o.doc("projection")?,
                     sort: o.doc("sort")?,
@@ -1025,6 +1048,18 @@ impl Opts {
             Some(v) => whole(v).map(Some).ok_or_else(|| {
                 Error::invalid(format!("{}: options.{key} must be an integer", self.1))
             }),
+        }
+    }
+
+    /// `returnDocument`: 'before' (the default) or 'after'.
+    fn return_after(&self) -> Result<bool> {
+        match self.string("returnDocument")?.as_deref() {
+            None | Some("before") => Ok(false),
+            Some("after") => Ok(true),
+            Some(other) => Err(Error::invalid(format!(
+                "{}: returnDocument must be 'before' or 'after', got {other:?}",
+                self.1
+            ))),
         }
     }
 

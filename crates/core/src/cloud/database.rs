@@ -374,6 +374,36 @@ impl Database {
                     .map(Bson::Document)
                     .unwrap_or(Bson::Null))
             }
+            DbCall::FindOneAndReplace {
+                filter,
+                replacement,
+                return_after,
+                upsert,
+                projection,
+                sort,
+            } => {
+                let mut q = coll
+                    .find_one_and_replace(filter, replacement)
+                    .return_document(if return_after {
+                        ReturnDocument::After
+                    } else {
+                        ReturnDocument::Before
+                    })
+                    .optional(max_time, |q, t| q.max_time(t));
+                if let Some(b) = upsert {
+                    q = q.upsert(b);
+                }
+                if let Some(p) = projection {
+                    q = q.projection(p);
+                }
+                if let Some(s) = sort {
+                    q = q.sort(s);
+                }
+                Ok(q.await
+                    .map_err(e)?
+                    .map(Bson::Document)
+                    .unwrap_or(Bson::Null))
+            }
             DbCall::FindOneAndDelete {
                 filter,
                 projection,
