@@ -352,23 +352,14 @@ impl Database {
                 projection,
                 sort,
             } => {
-                let mut q = coll
-                    .find_one_and_update(filter, update)
-                    .return_document(if return_after {
-                        ReturnDocument::After
-                    } else {
-                        ReturnDocument::Before
-                    })
-                    .optional(max_time, |q, t| q.max_time(t));
-                if let Some(b) = upsert {
-                    q = q.upsert(b);
-                }
-                if let Some(p) = projection {
-                    q = q.projection(p);
-                }
-                if let Some(s) = sort {
-                    q = q.sort(s);
-                }
+                let q = find_and_modify!(
+                    coll.find_one_and_update(filter, update),
+                    return_after,
+                    upsert,
+                    projection,
+                    sort,
+                    max_time
+                );
                 Ok(q.await
                     .map_err(e)?
                     .map(Bson::Document)
@@ -382,23 +373,14 @@ impl Database {
                 projection,
                 sort,
             } => {
-                let mut q = coll
-                    .find_one_and_replace(filter, replacement)
-                    .return_document(if return_after {
-                        ReturnDocument::After
-                    } else {
-                        ReturnDocument::Before
-                    })
-                    .optional(max_time, |q, t| q.max_time(t));
-                if let Some(b) = upsert {
-                    q = q.upsert(b);
-                }
-                if let Some(p) = projection {
-                    q = q.projection(p);
-                }
-                if let Some(s) = sort {
-                    q = q.sort(s);
-                }
+                let q = find_and_modify!(
+                    coll.find_one_and_replace(filter, replacement),
+                    return_after,
+                    upsert,
+                    projection,
+                    sort,
+                    max_time
+                );
                 Ok(q.await
                     .map_err(e)?
                     .map(Bson::Document)
@@ -444,6 +426,31 @@ impl Database {
 }
 
 /// `upsert` and `arrayFilters` of updateOne and updateMany (one action type).
+/// The options findOneAndUpdate and findOneAndReplace share: the driver's
+/// two actions are different types with the same builder methods.
+macro_rules! find_and_modify {
+    ($q:expr, $return_after:expr, $upsert:expr, $projection:expr, $sort:expr, $max_time:expr) => {{
+        let mut q = $q
+            .return_document(if $return_after {
+                ReturnDocument::After
+            } else {
+                ReturnDocument::Before
+            })
+            .optional($max_time, |q, t| q.max_time(t));
+        if let Some(b) = $upsert {
+            q = q.upsert(b);
+        }
+        if let Some(p) = $projection {
+            q = q.projection(p);
+        }
+        if let Some(s) = $sort {
+            q = q.sort(s);
+        }
+        q
+    }};
+}
+use find_and_modify;
+
 fn with_update_options(
     mut q: mongodb::action::Update<'_>,
     upsert: Option<bool>,
