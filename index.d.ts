@@ -160,6 +160,14 @@ export interface Collection {
   createIndex(keys: unknown, options?: unknown | undefined | null): Promise<string>
   /** `countDocuments({})`. */
   estimatedDocumentCount(): Promise<number>
+  /** The server's index documents: `[{ v, key, name, unique?, … }]`. */
+  indexes(): Promise<any[]>
+  /** The same as a cursor (`listIndexes().toArray()`). */
+  listIndexes(): Cursor
+  /** Resolves `{ ok: 1 }`; a name that is not a string is `INVALID_ARGUMENT`, an unknown index `DATABASE_ERROR`. */
+  dropIndex(name: string): Promise<{ ok: number }>
+  /** Drops the collection and its indexes; resolves true whether or not it existed. */
+  drop(): Promise<boolean>
   /**
    * The Node driver's `bulkWrite`: `[{ insertOne: { document } }, {
    * updateOne | updateMany: { filter, update, upsert?, arrayFilters? } }, {

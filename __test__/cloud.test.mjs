@@ -117,6 +117,22 @@ describe('database from host code', () => {
     expect(await errorOf(u.insertMany([{ _id: 9 }], { ordered: 'no' }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'insertMany: options.ordered must be a boolean' });
   });
 
+  it('indexes, listIndexes, dropIndex and drop, with the driver shapes', async () => {
+    const c = col('idx');
+    await c.insertOne({ a: 1 });
+    expect(await c.createIndex({ a: 1 }, { unique: true, name: 'a_u' })).toBe('a_u');
+    const listed = await c.indexes();
+    expect(listed.map((i) => [i.name, i.key, i.unique === true])).toEqual([['_id_', { _id: 1 }, false], ['a_u', { a: 1 }, true]]);
+    expect((await c.listIndexes().toArray()).map((i) => i.name)).toEqual(['_id_', 'a_u']);
+    expect(await c.dropIndex('a_u')).toEqual({ ok: 1 });
+    expect((await c.indexes()).map((i) => i.name)).toEqual(['_id_']);
+    expect(await errorOf(c.dropIndex(5))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'invalid argument (got number): dropIndex needs the index name (a string)' });
+    expect(await c.drop()).toBe(true);
+    expect(await c.countDocuments({})).toBe(0);
+    expect(await col('never').drop()).toBe(true);
+    expect(await errorOf(cloud.database().collection('system.views').drop())).toMatchObject({ errorCode: 'DATABASE_FORBIDDEN' });
+  });
+
   it('a RegExp in a filter matches as MongoDB regexes do, and one stored comes back a RegExp', async () => {
     // JSON made /^al/i an empty object: the filter silently matched nothing.
     const c = col('re');

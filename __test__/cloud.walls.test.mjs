@@ -245,6 +245,8 @@ describe('the walls of a Cloud', () => {
       'cloud.database().collection("functions").findOneAndUpdate({ name: "payments" }, { $set: { compiled: "x" } })',
       'cloud.database().collection("functions").replaceOne({ name: "payments" }, { name: "payments", compiled: "x" })',
       'cloud.database().collection("functions").findOneAndReplace({ name: "payments" }, { name: "payments", compiled: "x" })',
+      'cloud.database().collection("functions").drop()',
+      'cloud.database().collection("functions").dropIndex("_id_")',
       'cloud.database().collection("x").aggregate([{ $merge: { into: "functions" } }]).toArray()',
       'cloud.database().collection("x").aggregate([{ $out: "functions" }]).toArray()',
     ];

@@ -340,6 +340,15 @@ function __makeCloud(call, env, logLine, fromWire) {
       findOneAndReplace: (filter, replacement, options) => q('findOneAndReplace', { filter, replacement, options: __withSort(options) }),
       createIndex: (keys, options) => q('createIndex', { keys, options }),
       estimatedDocumentCount: () => q('countDocuments', { filter: {} }),
+      // The server's index documents ({ v, key, name, unique?, … }).
+      indexes: () => q('indexes', {}),
+      listIndexes: () => new __BaseCursor((args) => rpc('db.indexes', args), { collection: name }),
+      dropIndex: async (indexName) => {
+        __need(__isStr(indexName), indexName, 'dropIndex needs the index name (a string)');
+        return q('dropIndex', { name: indexName });
+      },
+      // Resolves true, whether or not the collection existed.
+      drop: () => q('drop', {}),
       bulkWrite: (ops, options) => __bulkWrite(self, ops, options),
     };
     return self;

@@ -38,6 +38,9 @@ pub const DB_METHODS: &[&str] = &[
     "findOneAndDelete",
     "findOneAndReplace",
     "createIndex",
+    "indexes",
+    "dropIndex",
+    "drop",
 ];
 
 /// The storage methods (wire: `storage.<name>`).
@@ -178,6 +181,13 @@ pub enum DbCall {
         projection: Option<Document>,
         sort: Option<Document>,
     },
+    /// The collection's indexes, as `listIndexes` gives them.
+    Indexes,
+    DropIndex {
+        name: String,
+    },
+    /// The collection and its indexes.
+    Drop,
     CreateIndex {
         keys: Document,
         unique: Option<bool>,
@@ -207,6 +217,9 @@ impl DbCall {
             DbCall::FindOneAndDelete { .. } => "findOneAndDelete",
             DbCall::FindOneAndReplace { .. } => "findOneAndReplace",
             DbCall::CreateIndex { .. } => "createIndex",
+            DbCall::Indexes => "indexes",
+            DbCall::DropIndex { .. } => "dropIndex",
+            DbCall::Drop => "drop",
         }
     }
 
@@ -219,6 +232,7 @@ impl DbCall {
                 | DbCall::CountDocuments { .. }
                 | DbCall::Aggregate { .. }
                 | DbCall::Distinct { .. }
+                | DbCall::Indexes
         )
     }
 
@@ -272,7 +286,12 @@ impl DbCall {
                 docs.extend(projection.as_ref());
             }
             DbCall::Aggregate { pipeline } => docs.extend(pipeline.iter()),
-            DbCall::InsertOne { .. } | DbCall::InsertMany { .. } | DbCall::CreateIndex { .. } => {}
+            DbCall::InsertOne { .. }
+            | DbCall::InsertMany { .. }
+            | DbCall::CreateIndex { .. }
+            | DbCall::Indexes
+            | DbCall::DropIndex { .. }
+            | DbCall::Drop => {}
         }
         docs
     }
@@ -421,6 +440,11 @@ impl DbCall {
                         .map(|s| Duration::from_secs(s.max(0) as u64)),
                 }
             }
+            "indexes" => DbCall::Indexes,
+            "dropIndex" => DbCall::DropIndex {
+                name: a.string("name")?,
+            },
+            "drop" => DbCall::Drop,
             other => {
                 return Err(Error::invalid(format!(
                     "unknown database method {other:?}: expected one of {}",

@@ -421,11 +421,30 @@ impl Database {
                 let r = coll.create_index(model).await.map_err(e)?;
                 Ok(Bson::String(r.index_name))
             }
+            DbCall::Indexes => {
+                let mut cursor = coll.list_indexes().await.map_err(e)?;
+                let mut out = Vec::new();
+                while cursor.advance().await.map_err(e)? {
+                    let m: IndexModel = cursor.deserialize_current().map_err(e)?;
+                    // As the server lists it: { v, key, name, unique?, … }.
+                    let mut d = mongodb::bson::to_document(&m.options).unwrap_or_default();
+                    d.insert("key", m.keys);
+                    out.push(Bson::Document(d));
+                }
+                Ok(Bson::Array(out))
+            }
+            DbCall::DropIndex { name } => {
+                coll.drop_index(name).await.map_err(e)?;
+                Ok(Bson::Document(doc! { "ok": 1 }))
+            }
+            DbCall::Drop => {
+                coll.drop().await.map_err(e)?;
+                Ok(Bson::Boolean(true))
+            }
         }
     }
 }
 
-/// `upsert` and `arrayFilters` of updateOne and updateMany (one action type).
 /// The options findOneAndUpdate and findOneAndReplace share: the driver's
 /// two actions are different types with the same builder methods.
 macro_rules! find_and_modify {
@@ -451,6 +470,7 @@ macro_rules! find_and_modify {
 }
 use find_and_modify;
 
+/// `upsert` and `arrayFilters` of updateOne and updateMany (one action type).
 fn with_update_options(
     mut q: mongodb::action::Update<'_>,
     upsert: Option<bool>,
