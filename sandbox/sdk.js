@@ -176,7 +176,7 @@ function __sortDirection(d) {
 }
 function __sortSpec(s, direction) {
   if (typeof s === 'string') return { [s]: __sortDirection(direction) };
-  if (s instanceof Map || __util.types.isMap(s)) s = [...s];
+  if (__util.types.isMap(s)) s = [...s];
   if (!Array.isArray(s)) return s;
   if (s.length === 2 && typeof s[0] === 'string' && !Array.isArray(s[1]) && (typeof s[1] !== 'string' || s[1].toLowerCase() in __SORT_DIRECTIONS)) {
     return { [s[0]]: __sortDirection(s[1]) };
@@ -342,7 +342,7 @@ function __makeCloud(call, env, logLine, fromWire) {
       estimatedDocumentCount: () => q('countDocuments', { filter: {} }),
       // The server's index documents ({ v, key, name, unique?, … }).
       indexes: () => q('indexes', {}),
-      listIndexes: () => new __BaseCursor((args) => rpc('db.indexes', args), { collection: name }),
+      listIndexes: () => new __BaseCursor(() => self.indexes()),
       dropIndex: async (indexName) => {
         __need(__isStr(indexName), indexName, 'dropIndex needs the index name (a string)');
         return q('dropIndex', { name: indexName });

@@ -116,7 +116,6 @@ type LogFn = ThreadsafeFunction<String, (), String, Status, false, true>;
 /// Lines are queued to the JavaScript thread without waiting for it: a slow
 /// callback never holds up the worker's pipe.
 fn log_sink(f: LogFn) -> LogSink {
-    let f = Arc::new(f);
     LogSink(Arc::new(move |line: &str| {
         f.call(line.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
     }))

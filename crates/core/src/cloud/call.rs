@@ -352,12 +352,7 @@ impl DbCall {
             }
             "replaceOne" => {
                 let filter = a.doc("filter")?;
-                let replacement = a.doc("replacement")?;
-                if replacement.keys().any(|k| k.starts_with('$')) {
-                    return Err(Error::invalid(
-                        "replaceOne: the replacement document must not contain update operators like $set",
-                    ));
-                }
+                let replacement = a.replacement()?;
                 DbCall::ReplaceOne {
                     filter,
                     replacement,
@@ -402,12 +397,7 @@ impl DbCall {
             }
             "findOneAndReplace" => {
                 let filter = a.doc("filter")?;
-                let replacement = a.doc("replacement")?;
-                if replacement.keys().any(|k| k.starts_with('$')) {
-                    return Err(Error::invalid(
-                        "findOneAndReplace: the replacement document must not contain update operators like $set",
-                    ));
-                }
+                let replacement = a.replacement()?;
                 let o = a.options()?;
                 DbCall::FindOneAndReplace {
                     filter,
@@ -1024,6 +1014,18 @@ impl Args {
                 self.method
             ))),
         }
+    }
+
+    /// A whole document to store in place of a match: no update operators.
+    fn replacement(&mut self) -> Result<Document> {
+        let replacement = self.doc("replacement")?;
+        if replacement.keys().any(|k| k.starts_with('$')) {
+            return Err(Error::invalid(format!(
+                "{}: the replacement document must not contain update operators like $set",
+                self.method
+            )));
+        }
+        Ok(replacement)
     }
 
     fn options(&mut self) -> Result<Opts> {
