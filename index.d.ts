@@ -371,6 +371,22 @@ export interface ExecuteOptions {
    */
   onLog?: (line: string) => void
   /**
+   * Keep the function's context between this tenant's calls (local pool).
+   * Off: every call gets a fresh context. On: as in AWS Lambda, the module
+   * runs once per worker and its state (module-level variables,
+   * `globalThis`, changes to built-ins) stays for later calls of the same
+   * code on that worker, a cache but never a store (which worker serves a
+   * call is not fixed). Console, `cloud` (and its `env`), `fetch` and timers
+   * are always the current call's, even when captured at module level; a
+   * call's timers end with it; a promise a call did not await may log into
+   * or fail the next call. Tenants never share a context. The dify backend
+   * and `runCode` start afresh every time; `cloud.invoke` callees follow
+   * RUNTIME_REUSE_CONTEXT. Not a boolean: `INVALID_ARGUMENT`
+   * (`options.reuseContext must be a boolean`).
+   * @default RUNTIME_REUSE_CONTEXT, else false
+   */
+  reuseContext?: boolean
+  /**
    * `'typescript'` (`'ts'`): TypeScript, stripped in Rust (no type checking);
    * `'javascript'` (`'js'`, `'nodejs'`): CommonJS, or ES modules compiled to it.
    * Stacks and syntax errors name the source file and line (`name.ts:7`).

@@ -104,6 +104,36 @@ describe('isolation and the module cache', () => {
     }
   });
 
+  it('options.reuseContext keeps a module\'s state between a tenant\'s calls (local pool); what belongs to a call stays with it', async () => {
+    // Module-level captures of console, fetch and cloud reach the call that
+    // uses them; a timer still ends with its call; cloud.env is the current
+    // Cloud's. The Dify Sandbox starts a process per run: nothing is kept.
+    const code = `let n = 0; const { log } = console; const get = fetch; const c = cloud;
+      module.exports = async (ctx) => {
+        n += 1; globalThis.seen = (globalThis.seen || 0) + 1;
+        log('call ' + n);
+        setTimeout(() => log('late ' + n), 200);
+        const echoed = await (await get(ctx.body.url + '/echo?n=' + n)).json();
+        return [n, seen, echoed.url, c.env.K];
+      }`;
+    const a = createCloud({ tenant: 'reuse-a', env: { K: 'first' } });
+    const b = createCloud({ tenant: 'reuse-a', env: { K: 'second' } });
+    const kept = backend === 'local';
+    for (let i = 1; i <= 3; i++) {
+      const r = await run('reuse', code, { body: { url: webUrl }, cloud: i === 3 ? b : a }, { reuseContext: true });
+      expect(r.error).toBeUndefined();
+      const n = kept ? i : 1;
+      expect(r.data).toEqual([n, n, `/echo?n=${n}`, i === 3 ? 'second' : 'first']);
+      expect(r.logs).toEqual([`call ${n}`]);
+      await new Promise((res) => setTimeout(res, 250)); // the cleared timer would have fired by now
+    }
+    // Without the option, the same code gets a fresh context; another
+    // tenant never sees this one's.
+    expect((await run('reuse', code, { body: { url: webUrl }, cloud: a })).data[0]).toBe(1);
+    expect((await run('reuse', code, { body: { url: webUrl } }, { reuseContext: true, tenant: 'reuse-b' })).data[0]).toBe(1);
+    expect((await run('reuse', code, { body: { url: webUrl }, cloud: a }, { reuseContext: true })).data[0]).toBe(kept ? 4 : 1);
+  });
+
   it('caches the compiled program by its code: the caller\'s hash is only a hint', async () => {
     const first = await executeFunction('cached', 'module.exports = () => "v1"', 'h1', {});
     expect(first.data).toBe('v1');
@@ -620,6 +650,7 @@ describe('misuse of the API', () => {
       [() => executeFunction('f', fn, '', {}, { memoryMb: '256' }), ': options.memoryMb must be a number, got string'],
       [() => executeFunction('f', fn, '', {}, { language: 5 }), ': options.language must be a string, got number'],
       [() => executeFunction('f', fn, '', {}, { tenant: {} }), ': options.tenant must be a string, got object'],
+      [() => executeFunction('f', fn, '', {}, { reuseContext: 'yes' }), ': options.reuseContext must be a boolean'],
       [() => runCode(null), ' (got null): expected an object'],
       [() => runCode({ language: 'js' }), ': options.code is required'],
       [() => runCode({ code: 'return 1' }), ': options.language is required'],

@@ -664,19 +664,39 @@ function __freshContext() {
 // on every backend.
 async function __invoke(mod, c, input, io) {
   const g = c.g;
-  g.console = __makeConsole(io.log, input.logCap || 1048576);
-  g.cloud = __makeCloud(io.call, input.env, io.log, c.fromWire);
-  g.process = c.process = new __Process(g.console);
-  Object.assign(g, io.timers.globals);
-  const req = __makeRequire(io.timers);
-  g.require = req;
-  if (io.fetch) g.fetch = io.fetch;
-  if (mod.twins) c.linkTwins(mod.twins);
+  let req;
+  if (input.reuse) {
+    if (!c.slot) __keepBindings(c);
+    const s = c.slot;
+    s.console = __makeConsole(io.log, input.logCap || 1048576);
+    s.call = io.call;
+    s.log = io.log;
+    s.timers = io.timers;
+    s.fetch = io.fetch;
+    s.env = Object.freeze(Object.assign({}, input.env || {}));
+    req = c.require;
+  } else {
+    g.console = __makeConsole(io.log, input.logCap || 1048576);
+    g.cloud = __makeCloud(io.call, input.env, io.log, c.fromWire);
+    g.process = c.process = new __Process(g.console);
+    Object.assign(g, io.timers.globals);
+    req = __makeRequire(io.timers);
+    g.require = req;
+    if (io.fetch) g.fetch = io.fetch;
+  }
+  if (mod.twins && !c.twinsLinked) {
+    c.linkTwins(mod.twins);
+    c.twinsLinked = true;
+  }
   try {
-    const wrapper = mod.script.runInContext(g);
-    const module = { exports: {} };
-    wrapper.call(module.exports, module.exports, req, module, mod.filename, '/');
-    const fn = __entry(module.exports);
+    let fn = c.fn;
+    if (!fn) {
+      const wrapper = mod.script.runInContext(g);
+      const module = { exports: {} };
+      wrapper.call(module.exports, module.exports, req, module, mod.filename, '/');
+      fn = __entry(module.exports);
+      if (input.reuse) c.fn = fn;
+    }
     const ctx = c.parse(typeof input.ctx === 'string' ? input.ctx : '{}');
     ctx.cloud = g.cloud;
     const result = await fn(ctx);
@@ -688,4 +708,38 @@ async function __invoke(mod, c, input, io) {
     else if (err && (err.__kind === 'RESULT_TOO_LARGE' || err.__kind === 'BAD_RESULT' || err.__kind === 'NO_EXPORT')) io.fail({ error: err.message, kind: err.__kind });
     else io.fail(__describeThrown(err, io.ownFile));
   }
+}
+
+// A kept context (options.reuseContext): the module ran once and its state
+// stays for the tenant's next call of the same code. What belongs to one
+// call (console, cloud, process, timers, fetch, require) is bound once, to
+// forwarders that reach the current call through `c.slot`: a
+// `const db = cloud.database()` or `const { log } = console` at module
+// level keeps working in later calls, and logs and cloud calls count
+// against the call that makes them.
+const __TIMER_NAMES = ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate'];
+const __CONSOLE_NAMES = Object.keys(__makeConsole(() => {}, 0));
+function __keepBindings(c) {
+  const g = c.g;
+  const slot = c.slot = { console: null, call: null, log: null, timers: null, fetch: null, env: null };
+  const con = {};
+  for (const k of __CONSOLE_NAMES) con[k] = (...a) => slot.console[k](...a);
+  g.console = con;
+  const base = __makeCloud((op, args) => slot.call(op, args), null, (line) => slot.log(line), c.fromWire);
+  const cloud = {};
+  for (const k of Object.keys(base)) if (k !== 'env') cloud[k] = base[k];
+  Object.defineProperty(cloud, 'env', { get: () => slot.env, enumerable: true });
+  g.cloud = Object.freeze(cloud);
+  g.process = c.process = new __Process(con);
+  const globals = {};
+  for (const k of __TIMER_NAMES) globals[k] = (...a) => slot.timers.globals[k](...a);
+  const promises = {
+    setTimeout: (...a) => slot.timers.promises.setTimeout(...a),
+    setImmediate: (...a) => slot.timers.promises.setImmediate(...a),
+  };
+  Object.defineProperty(globals.setTimeout, __util.promisify.custom, { value: promises.setTimeout });
+  Object.defineProperty(globals.setImmediate, __util.promisify.custom, { value: promises.setImmediate });
+  Object.assign(g, globals);
+  g.require = c.require = __makeRequire({ globals, promises });
+  g.fetch = (...a) => slot.fetch(...a);
 }

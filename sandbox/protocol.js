@@ -12,7 +12,7 @@ const __PROTOCOL = Object.freeze({
   // Fields of the frames the worker reads.
   toWorker: {
     // followed by one line: ctx as JSON text
-    run: ['nonce', 'key', 'name', 'code', 'env', 'logCap', 'maxResult'],
+    run: ['nonce', 'key', 'name', 'code', 'env', 'logCap', 'maxResult', 'reuse'],
     reply: ['nonce', 'seq', 'ok', 'value', 'error', 'errorCode', 'serverCode', 'codeName'],
   },
   // Failure kinds (ExecuteResult.errorCode) the worker reports.

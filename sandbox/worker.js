@@ -25,10 +25,24 @@ function __remember(key, name, mod) {
   __keyOfName.set(name, key);
   __modules.set(key, mod);
   __moduleBytes += mod.bytes;
+  __trim(key);
+}
+function __trim(key) {
   for (const [k] of __modules) {
     if (__moduleBytes <= __MODULE_BUDGET || k === key) break;
     __forget(k);
   }
+}
+// options.reuseContext: the module's context stays with its cache entry
+// (and goes when the entry does), counted at about what a context holds.
+const __KEPT_BYTES = 1024 * 1024;
+function __keep(key, mod, c) {
+  if (!mod.kept) {
+    mod.bytes += __KEPT_BYTES;
+    __moduleBytes += __KEPT_BYTES;
+  }
+  mod.kept = c;
+  __trim(key);
 }
 function __forget(key) {
   const m = __modules.get(key);
@@ -85,8 +99,13 @@ async function __run(msg) {
     mod.bytes = msg.code.length * 2 + 1024;
     __remember(msg.key, msg.name, mod);
   }
-  const c = __spare || __freshContext();
-  __spare = null;
+  let c;
+  if (msg.reuse && mod.kept && mod.kept.fn) c = mod.kept;
+  else {
+    c = __spare || __freshContext();
+    __spare = null;
+    if (msg.reuse) __keep(msg.key, mod, c);
+  }
   inv.context = c;
   inv.promiseProto = c.promiseProto;
   const maxArgs = msg.maxResult;

@@ -24,6 +24,7 @@ pub struct ExecuteOptions {
     pub memory_mb: Option<f64>,
     pub language: Option<String>,
     pub backend: Option<String>,
+    pub reuse_context: Option<bool>,
 }
 
 impl TryFrom<ExecuteOptions> for InvocationOptions {
@@ -42,6 +43,7 @@ impl TryFrom<ExecuteOptions> for InvocationOptions {
                 .transpose()?,
             language: o.language.as_deref().map(Language::parse).transpose()?,
             backend: o.backend.as_deref().map(BackendKind::parse).transpose()?,
+            reuse_context: o.reuse_context,
             ..Default::default()
         })
     }

@@ -109,6 +109,10 @@ pub struct RuntimeConfig {
     pub max_workers_per_tenant: usize,
     /// Kernel isolation of local workers.
     pub isolation: IsolationConfig,
+    /// Keep a function's context between a tenant's warm calls
+    /// (`RUNTIME_REUSE_CONTEXT`, `options.reuseContext`): its module runs
+    /// once per worker, as in AWS Lambda. Off: a fresh context per call.
+    pub reuse_context: bool,
 }
 
 /// Checks a tenant name (`options.tenant`, `createCloud({ tenant })`).
@@ -262,6 +266,7 @@ impl Default for RuntimeConfig {
                 .unwrap_or(2)
                 .max(2),
             isolation: IsolationConfig::default(),
+            reuse_context: false,
         }
     }
 }
@@ -375,6 +380,17 @@ impl RuntimeConfig {
         if let Some(v) = get("RUNTIME_MAX_CONCURRENT_CALLS") {
             c.max_concurrent_calls = parse_num("RUNTIME_MAX_CONCURRENT_CALLS", &v)?;
         }
+        if let Some(v) = get("RUNTIME_REUSE_CONTEXT") {
+            c.reuse_context = match v.trim() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => {
+                    return Err(Error::Config(format!(
+                        "RUNTIME_REUSE_CONTEXT={v:?}: expected 1, true, 0 or false"
+                    )))
+                }
+            };
+        }
         c.isolation = IsolationConfig::from_lookup(&get)?;
         for (var, value, min) in [
             (
@@ -451,6 +467,9 @@ pub struct InvocationOptions {
     pub snippet: bool,
     /// Each log line as it arrives (`onLog`), besides the result's `logs`.
     pub on_log: Option<crate::sandbox::LogSink>,
+    /// Keep the function's context between warm calls (local backend).
+    /// Default: the runtime's `reuse_context`.
+    pub reuse_context: Option<bool>,
 }
 
 /// S3 settings of a [`crate::cloud::Cloud`].
@@ -715,6 +734,21 @@ mod tests {
                 format!("invalid configuration: RUNTIME_FUNCTION_TZ={:?}: expected an IANA time zone name such as UTC or Asia/Shanghai", bad.trim())
             );
         }
+        assert!(!c.reuse_context);
+        for (v, want) in [
+            ("1", true),
+            (" true ", true),
+            ("0", false),
+            ("false", false),
+        ] {
+            let c = RuntimeConfig::from_lookup(env(&[("RUNTIME_REUSE_CONTEXT", v)])).unwrap();
+            assert_eq!(c.reuse_context, want, "{v:?}");
+        }
+        let e = RuntimeConfig::from_lookup(env(&[("RUNTIME_REUSE_CONTEXT", "yes")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: RUNTIME_REUSE_CONTEXT=\"yes\": expected 1, true, 0 or false"
+        );
         let c = RuntimeConfig::from_lookup(env(&[("RUNTIME_WORKER_NICE", "0")])).unwrap();
         assert_eq!(c.isolation.worker_nice, 0);
         for bad in ["-5", "20", "ten"] {

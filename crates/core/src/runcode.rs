@@ -60,6 +60,9 @@ impl Engine {
                     language: Some(req.language),
                     backend: req.backend,
                     snippet: true,
+                    // A snippet is a process run once: it writes to its own
+                    // stdout, and nothing of it outlives the run.
+                    reuse_context: Some(false),
                     ..Default::default()
                 },
                 cloud: None,

@@ -133,6 +133,76 @@ async fn globals_do_not_leak_between_invocations() {
     assert_eq!(r.data_value(), json!("undefined"));
 }
 
+/// `reuseContext`: the module runs once per tenant's worker and its state
+/// stays; what belongs to one call (console, cloud, timers) still reaches
+/// the call that uses it, even when the module captured it at load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_context_keeps_module_state_per_tenant() {
+    let e = engine(1);
+    let code = "let n = 0; const db = cloud.database(); const { log } = console;
+        module.exports = async () => {
+          n += 1; globalThis.seen = (globalThis.seen || 0) + 1; log('call ' + n);
+          let err; try { await db.collection('x').findOne({}) } catch (e) { err = e.errorCode }
+          await new Promise((r) => setTimeout(r, 1));
+          return [n, seen, err];
+        }";
+    let call = |tenant: &str, reuse: Option<bool>| {
+        e.execute(ExecuteRequest {
+            name: "counter".into(),
+            code: code.into(),
+            hash: String::new(),
+            ctx: "{}".into(),
+            options: InvocationOptions {
+                tenant: Some(tenant.into()),
+                reuse_context: reuse,
+                ..Default::default()
+            },
+            cloud: None,
+        })
+    };
+    for i in 1..=3 {
+        let r = call("a", Some(true)).await.expect("execute");
+        assert_eq!(r.error, None, "{:?}", r.stack);
+        assert_eq!(r.data_value(), json!([i, i, "NOT_CONFIGURED"]));
+        assert_eq!(r.logs, vec![format!("call {i}")]);
+    }
+    // Another tenant's worker has its own context; without the option every
+    // call gets a fresh one.
+    let r = call("b", Some(true)).await.expect("execute");
+    assert_eq!(r.data_value(), json!([1, 1, "NOT_CONFIGURED"]));
+    for _ in 0..2 {
+        let r = call("a", None).await.expect("execute");
+        assert_eq!(r.data_value(), json!([1, 1, "NOT_CONFIGURED"]));
+    }
+    // The kept context is still there for the next call that asks for it.
+    let r = call("a", Some(true)).await.expect("execute");
+    assert_eq!(r.data_value(), json!([4, 4, "NOT_CONFIGURED"]));
+    // RUNTIME_REUSE_CONTEXT=1 makes it the default; a call may still opt out.
+    let config = RuntimeConfig {
+        pool_size: 1,
+        reuse_context: true,
+        ..RuntimeConfig::default()
+    };
+    let e2 = Engine::new(config);
+    let counter = |reuse: Option<bool>| {
+        e2.execute(ExecuteRequest {
+            name: "n".into(),
+            code: "let n = 0; module.exports = () => ++n".into(),
+            hash: String::new(),
+            ctx: "{}".into(),
+            options: InvocationOptions {
+                reuse_context: reuse,
+                ..Default::default()
+            },
+            cloud: None,
+        })
+    };
+    for (reuse, want) in [(None, 1), (None, 2), (Some(false), 1), (None, 3)] {
+        let r = counter(reuse).await.expect("execute");
+        assert_eq!(r.data_value(), json!(want), "{reuse:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_calls_without_configuration_name_the_variable() {
     let e = engine(1);

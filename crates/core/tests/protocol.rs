@@ -117,6 +117,7 @@ fn both_sides_agree() {
         env: &env,
         log_cap: 1,
         max_result: 2,
+        reuse: true,
     });
     let value = json!(1);
     let reply_ok = ToWorker::Reply(Reply {

@@ -414,6 +414,10 @@ impl Engine {
             depth,
             calls: scope.clone(),
             on_log: req.options.on_log.clone(),
+            reuse_context: req
+                .options
+                .reuse_context
+                .unwrap_or(self.config.reuse_context),
         };
         let outcome = match backend {
             BackendKind::Local => match self.local_pool().await {

@@ -699,6 +699,7 @@ fn run_frame(nonce: &str, job: &Job, with_code: bool) -> String {
         env: &job.env,
         log_cap: job.log_cap,
         max_result: job.max_result,
+        reuse: job.reuse_context,
     })
     .to_line();
     // The ctx line follows as is: one copy here, one parse in the worker.

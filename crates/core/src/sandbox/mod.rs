@@ -80,6 +80,8 @@ pub struct Job {
     pub calls: Arc<dyn CallHandler>,
     /// Where each log line goes as it arrives, besides the result.
     pub on_log: Option<LogSink>,
+    /// Keep the function's context for the tenant's next call (local pool).
+    pub reuse_context: bool,
 }
 
 /// Collects log lines with the same byte cap the prelude applies, as a

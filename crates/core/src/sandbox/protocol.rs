@@ -75,6 +75,9 @@ pub struct Run<'a> {
     pub log_cap: usize,
     /// Bytes of result (and of a cloud call's arguments) allowed.
     pub max_result: usize,
+    /// Keep the context (and the module's state) for the next call.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reuse: bool,
 }
 
 #[derive(Debug, Serialize)]
