@@ -34,7 +34,8 @@ function __trim(key) {
   }
 }
 // options.reuseContext: the module's context stays with its cache entry
-// (and goes when the entry does), counted at about what a context holds.
+// (and goes when the entry does). Counted at 1 MiB: a bare context holds
+// ~150 KiB of heap on Node 20, the module's own state comes on top.
 const __KEPT_BYTES = 1024 * 1024;
 function __keep(key, mod, c) {
   if (!mod.kept) {
