@@ -37,21 +37,39 @@ const BASE: usize = 1 << 20;
 /// call lasts (the stack is unmapped after).
 pub(crate) const MAX_STACK: usize = 512 << 20;
 
+/// Each byte's class for [`stack_bound`]: bit 0 a word byte (ASCII
+/// alphanumeric, `_`, `$`, or any byte of a non-ASCII character), bit 1
+/// punctuation (any other byte but ASCII whitespace).
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 {
+            1
+        } else if c.is_ascii_whitespace() {
+            0
+        } else {
+            2
+        };
+        b += 1;
+    }
+    t
+};
+
 /// An upper bound, in bytes, on the native stack oxc needs for `code`.
 pub(crate) fn stack_bound(code: &str) -> usize {
+    // Branch-free over a table: this scan ran at ~1 GB/s with branches,
+    // 9 % of validateCode's time on the 2 010-line bench file.
     let mut punct = 0usize;
     let mut words = 0usize;
-    let mut in_word = false;
+    let mut prev = 0u8;
     for &b in code.as_bytes() {
-        let word_byte = b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
-        if word_byte {
-            if !in_word {
-                words += 1;
-            }
-        } else if !b.is_ascii_whitespace() {
-            punct += 1;
-        }
-        in_word = word_byte;
+        let c = CLASS[b as usize];
+        let w = c & 1;
+        words += (w & !prev & 1) as usize;
+        punct += (c >> 1) as usize;
+        prev = w;
     }
     BASE.saturating_add(punct.saturating_mul(PER_PUNCT))
         .saturating_add(words.saturating_mul(PER_WORD))
@@ -267,5 +285,28 @@ mod tests {
         assert_eq!(stack_bound(""), BASE);
         assert_eq!(stack_bound("abc  def"), BASE + 2 * PER_WORD);
         assert_eq!(stack_bound("(("), BASE + 2 * PER_PUNCT);
+        // The table counts as the plain definition does, on every ASCII
+        // byte and on non-ASCII characters (word bytes, like identifiers).
+        let plain_bound = |code: &str| {
+            let (mut punct, mut words, mut in_word) = (0, 0, false);
+            for &b in code.as_bytes() {
+                let word = b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+                if word && !in_word {
+                    words += 1;
+                } else if !word && !b.is_ascii_whitespace() {
+                    punct += 1;
+                }
+                in_word = word;
+            }
+            BASE + punct * PER_PUNCT + words * PER_WORD
+        };
+        let all: String = (0u8..128).map(char::from).collect();
+        for code in [
+            all.as_str(),
+            "a\u{a0}b é$_9 \t\n\r\x0c{[(`${x}`)]}",
+            "变量=值; /* ü */ a=>b",
+        ] {
+            assert_eq!(stack_bound(code), plain_bound(code), "{code:?}");
+        }
     }
 }
