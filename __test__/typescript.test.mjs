@@ -115,6 +115,25 @@ describe('executeFunction with TypeScript and ES modules', () => {
     const rc = await runCode({ language: 'ts', code: 'const d = (c: any) => c;\n@d class E {}\nreturn 1;' });
     expect([rc.errorCode, rc.error]).toEqual(['SYNTAX_ERROR', `SyntaxError: ${deco} (snippet.ts:2)`]);
     expect(validateCode('ts', 'const d = (c: any) => c;\n@d class E {}\nreturn 1;').errors).toEqual([{ message: deco, line: 2, column: 1 }]);
+    // Class auto-accessors: V8 said only "Unexpected identifier 'n'".
+    const acc = 'class auto-accessors (`accessor x`) are not supported: Node.js does not run them, and the runtime does not compile them (write a getter and a setter)';
+    r = await ts('acc', 'class C {\n  static accessor n: number = 0;\n}\nexport default () => C.n;');
+    expect([r.errorCode, r.error]).toEqual(['SYNTAX_ERROR', `SyntaxError: ${acc} (acc.ts:2)`]);
+    expect(validateCode('ts', 'class C {\n  accessor n = 0;\n}').errors).toEqual([{ message: acc, line: 2, column: 3 }]);
+  });
+
+  it('`using` declarations run on Node 24 and later; older nodes name what is missing', async () => {
+    const version = (await executeFunction('version', 'module.exports = () => process.version', '', {})).data;
+    const code = "export default () => {\n  const log: string[] = [];\n  {\n    using r = { [Symbol.dispose]() { log.push('disposed'); } };\n    log.push('in');\n  }\n  return log;\n};";
+    const r = await ts('using', code);
+    if (Number(version.slice(1).split('.')[0]) >= 24) {
+      expect(r.error).toBeUndefined();
+      expect(r.data).toEqual(['in', 'disposed']);
+    } else {
+      expect([r.errorCode, r.error]).toEqual(['SYNTAX_ERROR', `SyntaxError: Unexpected identifier 'r': \`using\` declarations need Node.js 24 or later, and this sandbox runs ${version}: use try/finally (using.ts:4)`]);
+    }
+    // A variable named `using` is ordinary code everywhere.
+    expect((await ts('using2', 'const using = 2;\nexport default () => using * 2;')).data).toBe(4);
   });
 
   it('an unknown language is INVALID_ARGUMENT; python3 is not supported yet', async () => {

@@ -146,8 +146,13 @@ function __syntaxError(err, filename) {
   const head = String(err && err.stack || '').split('\n\n')[0];
   const where = head.split('\n')[0];
   const line = where.startsWith(filename + ':') ? where.slice(filename.length + 1) : '';
-  const e = new Error(`SyntaxError: ${msg}${line ? ` (${filename}:${line})` : ''}`);
-  e.stack = head + `\n\nSyntaxError: ${msg}`;
+  // `using` declarations (TypeScript 5.2, ES2026) parse, and run from
+  // Node 24 on; older V8 said only "Unexpected identifier 'r'".
+  const hint = /^Unexpected identifier/.test(msg) && /(^|[^\w$.])using\s+[\w$]/.test(head.split('\n')[1] || '')
+    ? `: \`using\` declarations need Node.js 24 or later, and this sandbox runs ${process.version}: use try/finally`
+    : '';
+  const e = new Error(`SyntaxError: ${msg}${hint}${line ? ` (${filename}:${line})` : ''}`);
+  e.stack = head + `\n\nSyntaxError: ${msg}${hint}`;
   e.__kind = 'SYNTAX_ERROR';
   return e;
 }

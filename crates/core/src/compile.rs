@@ -367,7 +367,7 @@ fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic>
         .map(|d| diagnostic(code, d))
         .collect();
     if out.is_empty() && !ret.panicked {
-        out.extend(decorator_error(code, &ret.program));
+        out.extend(unsupported_syntax(code, &ret.program));
         check_as_function_body(&mut ret);
         // Early errors the parser leaves to semantic analysis (a `let`
         // declared twice, a `break` outside a loop).
@@ -499,7 +499,7 @@ fn compile_in(
     if how == How::default() && !esm {
         return Ok(None);
     }
-    if let Some(d) = decorator_error(code, &parsed.program) {
+    if let Some(d) = unsupported_syntax(code, &parsed.program) {
         return Err(syntax_error(&file, code, &d, FailureKind::SyntaxError));
     }
 
@@ -625,28 +625,44 @@ const p = globalThis.process, streams = Symbol.for('simple-ide.runtime.streams')
 if (p && typeof p[streams] === 'function') p[streams]((s) => c.log('O' + s), (s) => c.log('E' + s)); \
 return globalThis.console = new Console({ stdout: stream('O'), stderr: stream('E'), colorMode: false, ignoreErrors: false }); }\n";
 
-/// Decorators parse (TypeScript, and the TC39 proposal), but no Node.js runs
-/// them and oxc compiles them only with helpers the sandbox does not have:
-/// V8 refused the compiled program with `Invalid or unexpected token
-/// (name.js:1)`, the wrong file and line.
-fn decorator_error(src: &str, program: &Program) -> Option<Diagnostic> {
-    use oxc::ast::ast::Decorator;
-    use oxc::ast_visit::Visit;
-    struct Finder(Option<u32>);
-    impl<'a> Visit<'a> for Finder {
-        fn visit_decorator(&mut self, it: &Decorator<'a>) {
-            self.0.get_or_insert(it.span.start);
+/// Syntax of the decorators proposal that oxc parses but no Node.js runs:
+/// decorators (TypeScript's and the TC39 proposal's; oxc compiles them only
+/// with helpers the sandbox does not have, and V8 refused the program with
+/// `Invalid or unexpected token (name.js:1)`, the wrong file and line) and
+/// class auto-accessors (`accessor x`: V8's `Unexpected identifier 'x'`).
+/// The first of either, by position.
+fn unsupported_syntax(src: &str, program: &Program) -> Option<Diagnostic> {
+    use oxc::ast::ast::{AccessorProperty, Decorator};
+    use oxc::ast_visit::{walk, Visit};
+    const DECORATOR: &str = "decorators are not supported: Node.js does not run them, and the runtime does not compile them (call the function instead)";
+    const ACCESSOR: &str = "class auto-accessors (`accessor x`) are not supported: Node.js does not run them, and the runtime does not compile them (write a getter and a setter)";
+    struct Finder(Option<(u32, &'static str)>);
+    impl Finder {
+        fn found(&mut self, at: u32, message: &'static str) {
+            if self.0.is_none_or(|(first, _)| at < first) {
+                self.0 = Some((at, message));
+            }
         }
     }
-    // Most code has no `@` at all: no walk of its tree.
-    if !src.contains('@') {
+    impl<'a> Visit<'a> for Finder {
+        fn visit_decorator(&mut self, it: &Decorator<'a>) {
+            self.found(it.span.start, DECORATOR);
+        }
+        fn visit_accessor_property(&mut self, it: &AccessorProperty<'a>) {
+            self.found(it.span.start, ACCESSOR);
+            walk::walk_accessor_property(self, it);
+        }
+    }
+    // Most code has neither: no walk of its tree.
+    if !src.contains('@') && !src.contains("accessor") {
         return None;
     }
     let mut f = Finder(None);
     f.visit_program(program);
-    let (line, column) = line_col(src, f.0?);
+    let (at, message) = f.0?;
+    let (line, column) = line_col(src, at);
     Some(Diagnostic {
-        message: "decorators are not supported: Node.js does not run them, and the runtime does not compile them (call the function instead)".into(),
+        message: message.into(),
         line,
         column,
     })
@@ -1237,6 +1253,52 @@ mod tests {
         assert_eq!(e.message, format!("SyntaxError: {message} (deco.ts:2)"));
         // An `@` in a string alone is no decorator.
         assert!(compile("at", "const a: string = '@';\nexport default () => a;", ts).is_ok());
+    }
+
+    #[test]
+    fn class_auto_accessors_are_reported_where_they_are() {
+        let accessor = "class auto-accessors (`accessor x`) are not supported: Node.js does not run them, and the runtime does not compile them (write a getter and a setter)";
+        let code = "class C {\n  static accessor n = 0;\n}\nexport default () => C;";
+        for lang in [Lang::TypeScript, Lang::JavaScript] {
+            let d = validate(lang, code);
+            assert_eq!(
+                (d[0].line, d[0].column, d[0].message.as_str()),
+                (2, 3, accessor)
+            );
+            let how = How {
+                lang,
+                mode: Mode::Module,
+            };
+            let e = compile("acc", code, how).unwrap_err();
+            let file = if lang == Lang::TypeScript {
+                "acc.ts"
+            } else {
+                "acc.js"
+            };
+            assert_eq!(e.message, format!("SyntaxError: {accessor} ({file}:2)"));
+        }
+        // The first of a decorator and an accessor is the one named.
+        let both = "class C {\n  accessor a = 1;\n  @d m() {}\n}";
+        assert_eq!(validate(Lang::TypeScript, both)[0].message, accessor);
+        // A field or a method named `accessor` is ordinary code.
+        for ok in [
+            "class C { accessor = 1; accessor2() {} }\nexport default () => new C().accessor;",
+            "const accessor = 1;\nexport default () => accessor;",
+        ] {
+            assert!(validate(Lang::TypeScript, ok).is_empty(), "{ok}");
+            assert!(
+                compile(
+                    "ok",
+                    ok,
+                    How {
+                        lang: Lang::TypeScript,
+                        mode: Mode::Module
+                    }
+                )
+                .is_ok(),
+                "{ok}"
+            );
+        }
     }
 
     #[test]
