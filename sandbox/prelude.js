@@ -144,11 +144,11 @@ function __syntaxError(err, filename) {
   }
   // V8 puts "file:line", the source line and a caret before the message.
   const head = String(err && err.stack || '').split('\n\n')[0];
-  const where = head.split('\n')[0];
+  const [where, text = ''] = head.split('\n');
   const line = where.startsWith(filename + ':') ? where.slice(filename.length + 1) : '';
   // `using` declarations (TypeScript 5.2, ES2026) parse, and run from
   // Node 24 on; older V8 said only "Unexpected identifier 'r'".
-  const hint = /^Unexpected identifier/.test(msg) && /(^|[^\w$.])using\s+[\w$]/.test(head.split('\n')[1] || '')
+  const hint = /^Unexpected identifier/.test(msg) && /(^|[^\w$.])using\s+[\w$]/.test(text)
     ? `: \`using\` declarations need Node.js 24 or later, and this sandbox runs ${process.version}: use try/finally`
     : '';
   const e = new Error(`SyntaxError: ${msg}${hint}${line ? ` (${filename}:${line})` : ''}`);
@@ -606,9 +606,13 @@ function __makeTimers(fail) {
     setTimeout: (ms, value, options) => later((fn) => globals.setTimeout(fn, ms), globals.clearTimeout, value, options),
     setImmediate: (value, options) => later((fn) => globals.setImmediate(fn), globals.clearImmediate, value, options),
   };
+  __linkPromisified(globals, promises);
+  return { globals, promises, clearAll };
+}
+// What util.promisify(setTimeout) and (setImmediate) return: `promises`'.
+function __linkPromisified(globals, promises) {
   Object.defineProperty(globals.setTimeout, __util.promisify.custom, { value: promises.setTimeout });
   Object.defineProperty(globals.setImmediate, __util.promisify.custom, { value: promises.setImmediate });
-  return { globals, promises, clearAll };
 }
 function __abortError(signal) {
   const e = new Error('The operation was aborted', { cause: signal.reason });
@@ -663,17 +667,19 @@ function __freshContext() {
 }
 
 // Runs one invocation of a compiled module in the prepared context `c`.
-// `input`: {ctx (JSON text), env, logCap}. `io`: {log(line), call(op, args)
+// `input`: {ctx (JSON text), env, logCap, maxResult, reuse (keep `c`: see
+// __keepBindings)}. `io`: {log(line), call(op, args)
 // → Promise, fetch?, timers, ownFile, isDone(), done(json), fail(info)} — the
 // driver's transport. Shared by both drivers so a function behaves the same
 // on every backend.
 async function __invoke(mod, c, input, io) {
   const g = c.g;
+  const callConsole = __makeConsole(io.log, input.logCap || 1048576);
   let req;
   if (input.reuse) {
     if (!c.slot) __keepBindings(c);
     const s = c.slot;
-    s.console = __makeConsole(io.log, input.logCap || 1048576);
+    s.console = callConsole;
     s.call = io.call;
     s.log = io.log;
     s.timers = io.timers;
@@ -681,9 +687,9 @@ async function __invoke(mod, c, input, io) {
     s.env = Object.freeze(Object.assign({}, input.env || {}));
     req = c.require;
   } else {
-    g.console = __makeConsole(io.log, input.logCap || 1048576);
+    g.console = callConsole;
     g.cloud = __makeCloud(io.call, input.env, io.log, c.fromWire);
-    g.process = c.process = new __Process(g.console);
+    g.process = c.process = new __Process(callConsole);
     Object.assign(g, io.timers.globals);
     req = __makeRequire(io.timers);
     g.require = req;
@@ -742,8 +748,7 @@ function __keepBindings(c) {
     setTimeout: (...a) => slot.timers.promises.setTimeout(...a),
     setImmediate: (...a) => slot.timers.promises.setImmediate(...a),
   };
-  Object.defineProperty(globals.setTimeout, __util.promisify.custom, { value: promises.setTimeout });
-  Object.defineProperty(globals.setImmediate, __util.promisify.custom, { value: promises.setImmediate });
+  __linkPromisified(globals, promises);
   Object.assign(g, globals);
   g.require = c.require = __makeRequire({ globals, promises });
   g.fetch = (...a) => slot.fetch(...a);
