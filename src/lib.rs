@@ -17,6 +17,11 @@ mod execute;
 mod loader;
 mod logs;
 
+/// `System`, except that `validateCode`'s short-lived tables live in memory
+/// a `fork` of the host skips (runtime_core::compile's heap.rs says why).
+#[global_allocator]
+static HEAP: runtime_core::compile::QuietHeap = runtime_core::compile::QuietHeap;
+
 #[cfg(test)]
 mod tests {
     /// Every exported function and method catches unwinds: a panic becomes a

@@ -31,7 +31,10 @@ use oxc::transformer::{TransformOptions, Transformer};
 
 use crate::sandbox::FailureKind;
 
+pub use heap::QuietHeap;
+
 mod arena;
+mod heap;
 #[cfg(target_os = "linux")]
 mod mapping;
 mod stack;
@@ -343,13 +346,15 @@ fn with_oxc<T>(code: &str, f: impl FnOnce(&Allocator) -> T) -> Result<T, stack::
 /// The syntax errors of `code` as a snippet (a function body: top-level
 /// `return` and `await` allowed; `import`/`export` too), without running it.
 pub fn validate(lang: Lang, code: &str) -> Vec<Diagnostic> {
-    with_oxc(code, |allocator| validate_in(allocator, lang, code)).unwrap_or_else(|too_deep| {
-        vec![Diagnostic {
-            message: too_deep.message(),
-            line: 1,
-            column: 1,
-        }]
-    })
+    heap::quiet(|| with_oxc(code, |allocator| validate_in(allocator, lang, code))).unwrap_or_else(
+        |too_deep| {
+            vec![Diagnostic {
+                message: too_deep.message(),
+                line: 1,
+                column: 1,
+            }]
+        },
+    )
 }
 
 fn validate_in(allocator: &Allocator, lang: Lang, code: &str) -> Vec<Diagnostic> {

@@ -28,5 +28,10 @@ pub mod logs;
 pub mod runcode;
 pub mod sandbox;
 
+// The addon's allocator (src/lib.rs), so unit tests see what it does.
+#[cfg(test)]
+#[global_allocator]
+static HEAP: compile::QuietHeap = compile::QuietHeap;
+
 pub use config::{BackendKind, CloudConfig, InvocationOptions, Language, RuntimeConfig, S3Config};
 pub use error::{Error, Result};
