@@ -100,6 +100,19 @@ unsafe impl GlobalAlloc for QuietHeap {
         }
     }
 
+    // System's own, so a large zeroed block outside a validation stays
+    // lazily zeroed by the kernel (calloc), not written through.
+    #[inline(never)]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        match region_alloc(layout) {
+            Some(p) => {
+                std::ptr::write_bytes(p, 0, layout.size());
+                p
+            }
+            None => System.alloc_zeroed(layout),
+        }
+    }
+
     #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match slot_of(ptr) {
@@ -322,6 +335,33 @@ mod tests {
         // made inside would pin the slot for good).
         assert!(validate(ts, "const x: number = 1;").is_empty());
         assert_eq!(in_use(), 0);
+    }
+
+    #[test]
+    fn zeroed_blocks_are_zero_in_reused_memory_and_lazy_outside() {
+        let first = quiet(|| {
+            let v = vec![0xAAu8; 4096];
+            v.as_ptr() as usize
+        });
+        // The slot emptied, so the next scope reuses the same bytes.
+        let (second, zero) = quiet(|| {
+            let v = vec![0u8; 4096];
+            (v.as_ptr() as usize, v.iter().all(|&b| b == 0))
+        });
+        assert_eq!(first, second);
+        assert!(zero);
+
+        // Outside a validation a zeroed gigabyte is calloc's: untouched
+        // pages, not 1 GiB written.
+        let rss = || {
+            let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+            statm.split(' ').nth(1).unwrap().parse::<usize>().unwrap() * 4096
+        };
+        let before = rss();
+        let big = vec![0u8; 1 << 30];
+        let grown = rss().saturating_sub(before);
+        assert_eq!(big[(1 << 30) - 1], 0);
+        assert!(grown < 512 << 20, "RSS grew by {grown} bytes");
     }
 
     #[test]
