@@ -203,6 +203,42 @@ describe('validateCode', () => {
     }
   });
 
+  it('gives every thread its own answers when worker threads validate at once (the addon allocator keeps a slot per thread)', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const src = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { validateCode } = require(workerData.addon);
+      const out = [];
+      for (let i = 0; i < 200; i++) {
+        const bad = validateCode('ts', 'let v' + workerData.id + ': number = ' + i + ';\\nlet v' + workerData.id + ' = 2;');
+        const good = validateCode('ts', 'const w: string = "' + i + '";\\nreturn w;');
+        out.push(bad.errors.length === 1 && bad.errors[0].line === 2 && bad.errors[0].message.includes('v' + workerData.id) && good.valid);
+      }
+      parentPort.postMessage(out.every(Boolean));`;
+    const addon = require.resolve('../index.js');
+    const threads = Array.from({ length: 4 }, (_, id) => new Promise((resolve, reject) => {
+      const w = new Worker(src, { eval: true, workerData: { addon, id } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    }));
+    // The main thread validates meanwhile, too.
+    for (let i = 0; i < 100; i++) {
+      const r = validateCode('ts', `let m: number = ${i};\nlet m = 1;`);
+      expect(r.errors).toHaveLength(1);
+      expect(r.errors[0].message).toContain('`m` has already been declared');
+    }
+    expect(await Promise.all(threads)).toEqual([true, true, true, true]);
+    // Threads that ended gave their slots back: more can come and go.
+    for (let round = 0; round < 5; round++) {
+      const more = Array.from({ length: 4 }, (_, id) => new Promise((resolve, reject) => {
+        const w = new Worker(src, { eval: true, workerData: { addon, id: 10 + id } });
+        w.once('message', resolve);
+        w.once('error', reject);
+      }));
+      expect(await Promise.all(more)).toEqual([true, true, true, true]);
+    }
+  }, 60_000);
+
   it('an unknown language or a wrong argument is INVALID_ARGUMENT', () => {
     expect(() => validateCode('cobol', 'x')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^unknown language "cobol"/) }));
     expect(() => validateCode('python', 'x')).toThrow(expect.objectContaining({
