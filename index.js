@@ -105,13 +105,31 @@ function executeFunction(name, code, hash, ctx, options) {
   } catch (e) {
     return Promise.reject(e)
   }
-  return binding.executeFunction(name, code, hash, parts[0], parts[1], options, onLog).then((r) => {
+  let pending
+  try {
+    pending = binding.executeFunction(name, code, hash, parts[0], parts[1], options, onLog)
+  } catch (e) {
+    // An argument of the wrong type: a rejection like every other misuse,
+    // so `executeFunction(…).catch(…)` sees it (napi throws it at once).
+    return Promise.reject(e)
+  }
+  return pending.then((r) => {
     const out = { data: JSON.parse(r.data), logs: r.logs, time: r.time }
     if (r.error != null) out.error = r.error
     if (r.stack != null) out.stack = r.stack
     if (r.errorCode != null) out.errorCode = r.errorCode
     return out
   })
+}
+
+// Misuse rejects, as documented, and never throws: napi throws an argument
+// of the wrong type at once.
+function runCode(options) {
+  try {
+    return binding.runCode(options)
+  } catch (e) {
+    return Promise.reject(e)
+  }
 }
 
 // The user's loader behind a guard: a synchronous throw or a non-Promise
@@ -145,7 +163,7 @@ exports.executeFunction = executeFunction
 exports.health = binding.health
 exports.logsHeader = binding.logsHeader
 exports.metrics = binding.metrics
-exports.runCode = binding.runCode
+exports.runCode = runCode
 exports.setFunctionLoader = setFunctionLoader
 exports.shutdown = binding.shutdown
 exports.validateCode = binding.validateCode

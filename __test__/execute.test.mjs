@@ -636,8 +636,16 @@ describe('misuse of the API', () => {
   });
 
   it('a value of the wrong type names the option and what it must be, in JavaScript terms', async () => {
+    // executeFunction and runCode reject (as documented) and never throw:
+    // `executeFunction(…).catch(next)` must see a wrong type too.
+    const ASYNC = new Set([executeFunction, runCode]);
     const fails = async (f) => {
-      try { await f(); } catch (e) { return [e.code, e.message]; }
+      let p;
+      try { p = f(); } catch (e) {
+        if ([...ASYNC].some((g) => f.toString().includes(`=> ${g.name}(`))) return ['threw at once', e.message];
+        return [e.code, e.message];
+      }
+      try { await p; } catch (e) { return [e.code, e.message]; }
       return 'no error';
     };
     const bad = (message) => ['INVALID_ARGUMENT', `invalid argument${message}`];
