@@ -25,7 +25,10 @@ impl<T: FromNapiValue + ValidateNapiValue> FromNapiValue for Arg<T> {
             Err(e) => {
                 let env = Env::from_raw(env);
                 let got = describe(env.raw(), v);
-                let mut reason = js_reason(&got, &e.reason);
+                let mut reason = js_reason(&got, &e.reason, |fields| {
+                    // SAFETY: napi's own env and the argument it gave us.
+                    unsafe { field_type(env.raw(), v, fields) }
+                });
                 // An element of a list argument (`compressLogs([1])`).
                 if T::type_name().starts_with("Array") && reason.ends_with("expected a string") {
                     let v = converted_value(e.reason.trim()).unwrap_or_else(|| "value".into());
@@ -49,6 +52,41 @@ impl<T: TypeName> TypeName for Arg<T> {
 
 impl<T: ValidateNapiValue> ValidateNapiValue for Arg<T> {}
 
+/// `got string`, … for the value at `fields` inside the argument `v` (an
+/// options object), when napi's message does not say what it got (a boolean
+/// or an array option). `None` when the path cannot be read; a getter that
+/// throws is cleared, so no exception is left pending.
+unsafe fn field_type(env: sys::napi_env, v: sys::napi_value, fields: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for field in fields {
+        let mut t = 0;
+        // SAFETY: napi_typeof only reads the value's tag.
+        if unsafe { sys::napi_typeof(env, cur, &mut t) } != sys::Status::napi_ok
+            || ValueType::from(t) != ValueType::Object
+        {
+            return None;
+        }
+        let name = std::ffi::CString::new(*field).ok()?;
+        let mut next = std::ptr::null_mut();
+        // SAFETY: reads one named property of an object napi gave us.
+        if unsafe { sys::napi_get_named_property(env, cur, name.as_ptr(), &mut next) }
+            != sys::Status::napi_ok
+        {
+            let mut pending = std::ptr::null_mut();
+            // SAFETY: clears what a throwing getter left, if anything.
+            unsafe { sys::napi_get_and_clear_last_exception(env, &mut pending) };
+            return None;
+        }
+        cur = next;
+    }
+    let mut is_array = false;
+    // SAFETY: napi_is_array only reads the value's tag.
+    if unsafe { sys::napi_is_array(env, cur, &mut is_array) } == sys::Status::napi_ok && is_array {
+        return Some("got array".into());
+    }
+    Some(describe(env, cur))
+}
+
 /// `got number`, `got object`, … for messages.
 fn describe(env: sys::napi_env, v: sys::napi_value) -> String {
     let mut t = 0;
@@ -63,13 +101,19 @@ fn describe(env: sys::napi_env, v: sys::napi_value) -> String {
 /// Number`, `… into rust type \`f64\` on ExecuteOptions.timeoutMs`,
 /// `Missing field \`code\``) in JavaScript's terms: which option, what it
 /// must be, what it got. `got`: `got number`, for the argument itself.
-pub(crate) fn js_reason(got: &str, reason: &str) -> String {
+pub(crate) fn js_reason(
+    got: &str,
+    reason: &str,
+    field_got: impl Fn(&[&str]) -> Option<String>,
+) -> String {
     let reason = reason.trim();
     // `… on S3Options.endpoint on CloudOptions.s3`: napi appends one
     // `on Struct.field` per level, innermost first. Taken from the end, and
     // only while they look like that (the value's own text may say " on ").
     let mut base = reason;
     let mut path: Vec<String> = Vec::new();
+    // The same fields as napi names them, outermost first.
+    let mut fields: Vec<&str> = Vec::new();
     while let Some(i) = base.rfind(" on ") {
         let Some((owner, field)) = base[i + 4..].split_once('.') else {
             break;
@@ -88,6 +132,7 @@ pub(crate) fn js_reason(got: &str, reason: &str) -> String {
         } else {
             field.to_string()
         });
+        fields.push(field);
         base = &base[..i];
     }
     if let Some(field) = base
@@ -125,7 +170,14 @@ pub(crate) fn js_reason(got: &str, reason: &str) -> String {
                     format!("invalid argument: {path} must be {whole}, got a {v} in it")
                 }
                 (_, _, Some(v)) => format!("invalid argument: {path} must be {want}, got {v}"),
-                (_, _, None) => format!("invalid argument: {path} must be {want}"),
+                // Our own `must be …, got …` (Nested) already says it.
+                (_, _, None) if want.contains(", got ") => {
+                    format!("invalid argument: {path} must be {want}")
+                }
+                (_, _, None) => match field_got(&fields) {
+                    Some(got) => format!("invalid argument: {path} must be {want}, {got}"),
+                    None => format!("invalid argument: {path} must be {want}"),
+                },
             }
         }
         (Some(want), true) => format!("invalid argument ({got}): expected {want}"),
