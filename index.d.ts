@@ -382,7 +382,7 @@ export interface ExecuteOptions {
    * or fail the next call. Tenants never share a context. The dify backend
    * and `runCode` start afresh every time; `cloud.invoke` callees follow
    * RUNTIME_REUSE_CONTEXT. Not a boolean: `INVALID_ARGUMENT`
-   * (`options.reuseContext must be a boolean`).
+   * (`options.reuseContext must be a boolean, got string`).
    * @default RUNTIME_REUSE_CONTEXT, else false
    */
   reuseContext?: boolean
