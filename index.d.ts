@@ -653,6 +653,11 @@ export declare function shutdown(): Promise<void>
  * (undefined), as code runs inside a function. `language`: `'typescript'` (`'ts'`) or `'javascript'` (`'js'`, `'nodejs'`);
  * any other is an `INVALID_ARGUMENT` error.
  *
+ * The grammar is the newest ECMAScript oxc reads (ES2026), whatever node the workers run:
+ * syntax newer than that node (`using` declarations before Node 24, regular-expression
+ * modifiers `/(?i:a)b/` and duplicate named groups before Node 23) validates, then fails
+ * as a `SYNTAX_ERROR` at its line when it runs there.
+ *
  * The parser recurses on the native stack, so code reaches it only when an upper bound
  * on the stack it could need (every token charged) stays within 512 MiB: about 750 KiB
  * of ordinary code, half that when minified, and far more nesting than V8 itself

@@ -136,6 +136,26 @@ describe('executeFunction with TypeScript and ES modules', () => {
     expect((await ts('using2', 'const using = 2;\nexport default () => using * 2;')).data).toBe(4);
   });
 
+  it('regular-expression syntax newer than the workers\' node validates, then runs or fails at its line as that node says', async () => {
+    const version = (await executeFunction('version', 'module.exports = () => process.version', '', {})).data;
+    const modern = Number(version.slice(1).split('.')[0]) >= 23;
+    const cases = [
+      ['modifiers', '/(?i:a)b/', 'Invalid group', ['Ab']],
+      ['dupgroups', '/(?<y>a)|(?<y>b)/', 'Duplicate capture group name', ['b']],
+    ];
+    for (const [name, re, v8says, match] of cases) {
+      const code = `interface R { m: string[] }\nexport default (): R => {\n  const re = ${re};\n  return { m: [...(${name === 'modifiers' ? "'Ab'" : "'b'"}.match(re) ?? [])].slice(0, 1) };\n};`;
+      expect(validateCode('ts', code)).toEqual({ valid: true, errors: [] });
+      const r = await ts(`re-${name}`, code);
+      if (modern) {
+        expect(r.error).toBeUndefined();
+        expect(r.data).toEqual({ m: match });
+      } else {
+        expect([r.errorCode, r.error]).toEqual(['SYNTAX_ERROR', `SyntaxError: Invalid regular expression: ${re}: ${v8says} (re-${name}.ts:3)`]);
+      }
+    }
+  });
+
   it('an unknown language is INVALID_ARGUMENT; python3 is not supported yet', async () => {
     await expect(executeFunction('f', 'module.exports = () => 1', '', {}, { language: 'ruby' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
