@@ -152,6 +152,8 @@ describe('executeFunction with TypeScript and ES modules', () => {
         expect(r.data).toEqual({ m: match });
       } else {
         expect([r.errorCode, r.error]).toEqual(['SYNTAX_ERROR', `SyntaxError: Invalid regular expression: ${re}: ${v8says} (re-${name}.ts:3)`]);
+        // The line as written (not the compiled one) and a caret under it.
+        expect(r.stack.split('\n').slice(0, 3)).toEqual([`re-${name}.ts:3`, `  const re = ${re};`, `${' '.repeat(13)}${'^'.repeat(re.length)}`]);
       }
     }
   });

@@ -131,6 +131,10 @@ pub struct Compiled {
     shift1: u32,
     /// Lines of the user's (compiled) code; later lines are the wrapper's.
     user_lines: u32,
+    /// The code as the user wrote it, where its lines differ from the
+    /// program's (TypeScript): a syntax error V8 finds shows the user's line.
+    /// The module cache keeps this same text as its key (no second copy).
+    pub source: Option<std::sync::Arc<str>>,
 }
 
 impl Compiled {
@@ -143,10 +147,66 @@ impl Compiled {
     /// message) to the user's file and position, and drops the frames of
     /// the snippet wrapper.
     pub fn remap(&self, text: &str) -> String {
-        text.split('\n')
+        let head = self.syntax_head(text);
+        let rest = match &head {
+            // The head's three lines are replaced; the rest maps as usual.
+            Some(_) => text.splitn(4, '\n').nth(3).unwrap_or(""),
+            None => text,
+        };
+        let mapped = rest
+            .split('\n')
             .filter_map(|l| self.remap_line(l))
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        match head {
+            Some(head) if rest.is_empty() => head,
+            Some(head) => format!("{head}\n{mapped}"),
+            None => mapped,
+        }
+    }
+
+    /// V8's head of a syntax error in the program (`name.js:L`, the line,
+    /// a caret under the token) as the user's file, line and caret: the
+    /// program's line text is the compiled one (types gone, tabs), which
+    /// the user never wrote. None: not such a head, or no source to show.
+    fn syntax_head(&self, text: &str) -> Option<String> {
+        let source = self.source.as_deref()?;
+        let mut lines = text.splitn(4, '\n');
+        let l: u32 = lines
+            .next()?
+            .strip_prefix(self.sandbox_file.as_str())?
+            .strip_prefix(':')?
+            .parse()
+            .ok()?;
+        let program_line = lines.next()?;
+        let caret = lines.next()?;
+        let at = caret.chars().position(|c| c == '^')?;
+        let len = caret.chars().skip(at).take_while(|&c| c == '^').count();
+        if !caret.chars().take(at).all(|c| c == ' ' || c == '\t') {
+            return None;
+        }
+        // The caret's column in UTF-16 units, as the map counts them.
+        let col: u32 = program_line
+            .chars()
+            .take(at)
+            .map(|c| c.len_utf16() as u32)
+            .sum::<u32>()
+            + 1;
+        let (sl, sc) = self.position(l, col)?;
+        let text = source.lines().nth(sl as usize - 1)?;
+        let pad: String = text
+            .chars()
+            .scan(1u32, |units, c| {
+                let here = *units;
+                *units += c.len_utf16() as u32;
+                (here < sc).then_some(if c == '\t' { '\t' } else { ' ' })
+            })
+            .collect();
+        Some(format!(
+            "{}:{sl}\n{text}\n{pad}{}",
+            self.file,
+            "^".repeat(len)
+        ))
     }
 
     /// None: the line is a frame of the wrapper, to be dropped.
@@ -588,6 +648,7 @@ fn compile_in(
         rewrite_esm(&js, &ret.program, &ret.module_record)
     };
 
+    let source = map.is_some().then(|| std::sync::Arc::from(code));
     let user_lines = rewritten.body.matches('\n').count() as u32 + 1;
     let (code, shift1) = match how.mode {
         Mode::Module => (format!("{}{}", rewritten.body, rewritten.epilogue), 0),
@@ -609,6 +670,7 @@ fn compile_in(
         map,
         shift1,
         user_lines,
+        source,
     }))
 }
 
@@ -1056,6 +1118,40 @@ mod tests {
         assert!(e.message.starts_with("SyntaxError: "), "{}", e.message);
         assert!(e.message.ends_with("(bad.ts:2)"), "{}", e.message);
         assert!(e.stack.starts_with("bad.ts:2\nlet = = 2;\n"), "{}", e.stack);
+    }
+
+    #[test]
+    fn a_syntax_error_v8_finds_in_typescript_shows_the_users_line_and_caret() {
+        // oxc reads regular-expression modifiers (ES2025); Node 20's V8 does
+        // not. V8's head quotes the program's line: a tab, types gone.
+        let src = "interface A { x: number }\nexport default (a: A): number => {\n  const r: RegExp = /(?i:a)b/; // é\n  return a.x;\n};\n";
+        let c = compile("re", src, TS).unwrap().unwrap();
+        let (i, program_line) = c
+            .code
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("/(?i:a)b/"))
+            .unwrap();
+        let at = program_line.find('/').unwrap();
+        let caret: String = program_line[..at]
+            .chars()
+            .map(|ch| if ch == '\t' { '\t' } else { ' ' })
+            .collect();
+        let stack = format!(
+            "re.js:{}\n{program_line}\n{caret}^^^^^^^^^\n\nSyntaxError: Invalid regular expression: /(?i:a)b/: Invalid group",
+            i + 1
+        );
+        assert_eq!(
+            c.remap(&stack),
+            "re.ts:3\n  const r: RegExp = /(?i:a)b/; // é\n                    ^^^^^^^^^\n\nSyntaxError: Invalid regular expression: /(?i:a)b/: Invalid group"
+        );
+        // Not a head of the program's: mapped line by line, as before.
+        assert_eq!(c.remap("other.js:3\nx\n^"), "other.js:3\nx\n^");
+        // JavaScript keeps its lines and text: nothing to replace.
+        let js = compile("m", "export default () => /(?i:a)b/;\n", How::default())
+            .unwrap()
+            .unwrap();
+        assert!(js.source.is_none());
     }
 
     #[test]

@@ -217,10 +217,11 @@ impl ModuleCache {
         inner.clock += 1;
         let now = inner.clock;
         let id = (tenant.clone(), name.to_string());
-        let source: Arc<str> = if prepared.compiled.is_some() {
-            code.into()
-        } else {
-            prepared.code.clone()
+        let source: Arc<str> = match prepared.compiled.as_deref() {
+            // TypeScript keeps its text for syntax errors: the same Arc.
+            Some(Ok(c)) => c.source.clone().unwrap_or_else(|| code.into()),
+            Some(Err(_)) => code.into(),
+            None => prepared.code.clone(),
         };
         let bytes = tenant.len()
             + name.len()
