@@ -175,17 +175,38 @@ fn my_slot() -> Option<usize> {
         .try_with(|owned| {
             let mut owned = owned.try_borrow_mut().ok()?;
             if owned.is_none() {
-                let free = (0..SLOTS).find(|&i| {
-                    CLAIMED[i]
-                        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                        .is_ok()
-                })?;
-                *owned = Some(Owned(free));
+                *owned = Some(Owned(claim(false)?));
+            }
+            let slot = owned.as_ref()?.0;
+            // A slot past half full that cannot empty holds a block that is
+            // never freed (a lazy static made inside; the backtrace cache of
+            // a panic printed inside, with RUST_BACKTRACE set): trade it for
+            // an empty one. The old one goes back unowned, taken last.
+            if LIVE[slot].load(Ordering::Acquire) != 0
+                && BUMP[slot].load(Ordering::Relaxed) > SLOT_SIZE / 2
+            {
+                if let Some(fresh) = claim(true) {
+                    *owned = Some(Owned(fresh));
+                }
             }
             owned.as_ref().map(|o| o.0)
         })
         .ok()
         .flatten()
+}
+
+/// Claims an unowned slot, an empty one first; one that a block still pins
+/// only when `empty_only` is false and no empty one is left.
+fn claim(empty_only: bool) -> Option<usize> {
+    let take = |i: &usize| {
+        CLAIMED[*i]
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    };
+    (0..SLOTS)
+        .filter(|&i| LIVE[i].load(Ordering::Acquire) == 0)
+        .find(take)
+        .or_else(|| (!empty_only).then(|| (0..SLOTS).find(take)).flatten())
 }
 
 /// What a slot keeps backed between validations; pages above it that a
@@ -362,6 +383,27 @@ mod tests {
         let grown = rss().saturating_sub(before);
         assert_eq!(big[(1 << 30) - 1], 0);
         assert!(grown < 512 << 20, "RSS grew by {grown} bytes");
+    }
+
+    #[test]
+    fn a_slot_pinned_by_a_block_never_freed_is_traded_for_an_empty_one() {
+        std::thread::spawn(|| {
+            let pinned = quiet(|| {
+                let v = vec![1u8; SLOT_SIZE * 3 / 4];
+                let at = v.as_ptr() as usize;
+                std::mem::forget(v);
+                at
+            });
+            let pinned = slot_of(pinned as *mut u8).expect("in the region");
+            let (fresh, inside) = quiet(|| {
+                let v = vec![2u8; 4096];
+                (slot_of(v.as_ptr() as *mut u8), v[4095] == 2)
+            });
+            assert!(inside);
+            assert!(fresh.is_some_and(|s| s != pinned), "{fresh:?} {pinned}");
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
