@@ -14,9 +14,10 @@
 //! and counts live blocks; a `free` of a slot's block only decrements that
 //! count. The slot's bump offset goes back to 0 only when none of its blocks
 //! is alive, so a block that outlives its scope (returned, or kept by a lazy
-//! static) is never overwritten: the slot then fills, and later allocations
-//! fall back to `System`. A test checks that a validation leaves nothing
-//! alive.
+//! static, a panic's backtrace cache) is never overwritten. Such a slot
+//! fills: past half full, its thread trades it for an empty one, and the
+//! old one is handed out last; with no slot free, allocations fall back to
+//! `System`. A test checks that a validation leaves nothing alive.
 //!
 //! The addon installs it (`#[global_allocator]` in `src/lib.rs`), and so do
 //! this crate's unit tests. Without it, `quiet` just runs its closure.
