@@ -12,6 +12,17 @@ const { ObjectId } = sdk
 const NATIVE = Symbol('simple-ide.cloud')
 const URL_OPS = new Set(['storage.getUploadUrl', 'storage.getDownloadUrl'])
 
+// A promise of `f()`, with a synchronous throw as its rejection: napi throws
+// an argument of the wrong type at once, and misuse must reject, as
+// documented, so `executeFunction(…).catch(…)` sees it.
+function promiseOf(f) {
+  try {
+    return Promise.resolve(f())
+  } catch (e) {
+    return Promise.reject(e)
+  }
+}
+
 // Host code's transport: the wire operation a function's call sends, to the
 // addon. URLs are signed at once (no I/O, no trip through the async runtime).
 function hostCall(native) {
@@ -22,13 +33,7 @@ function hostCall(native) {
     } catch (e) {
       return Promise.reject(sdk.invalid(`${op}: the arguments cannot be sent: ${e.message}`))
     }
-    if (URL_OPS.has(op)) {
-      try {
-        return Promise.resolve(native.presign(op, json))
-      } catch (e) {
-        return Promise.reject(e)
-      }
-    }
+    if (URL_OPS.has(op)) return promiseOf(() => native.presign(op, json))
     return native.call(op, json).then(JSON.parse)
   }
 }
@@ -98,22 +103,10 @@ function logCallback(options) {
 }
 
 function executeFunction(name, code, hash, ctx, options) {
-  let parts, onLog
-  try {
-    parts = ctxParts(ctx)
-    onLog = logCallback(options)
-  } catch (e) {
-    return Promise.reject(e)
-  }
-  let pending
-  try {
-    pending = binding.executeFunction(name, code, hash, parts[0], parts[1], options, onLog)
-  } catch (e) {
-    // An argument of the wrong type: a rejection like every other misuse,
-    // so `executeFunction(…).catch(…)` sees it (napi throws it at once).
-    return Promise.reject(e)
-  }
-  return pending.then((r) => {
+  return promiseOf(() => {
+    const [ctxText, cloud] = ctxParts(ctx)
+    return binding.executeFunction(name, code, hash, ctxText, cloud, options, logCallback(options))
+  }).then((r) => {
     const out = { data: JSON.parse(r.data), logs: r.logs, time: r.time }
     if (r.error != null) out.error = r.error
     if (r.stack != null) out.stack = r.stack
@@ -122,14 +115,8 @@ function executeFunction(name, code, hash, ctx, options) {
   })
 }
 
-// Misuse rejects, as documented, and never throws: napi throws an argument
-// of the wrong type at once.
 function runCode(options) {
-  try {
-    return binding.runCode(options)
-  } catch (e) {
-    return Promise.reject(e)
-  }
+  return promiseOf(() => binding.runCode(options))
 }
 
 // The user's loader behind a guard: a synchronous throw or a non-Promise

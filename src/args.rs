@@ -59,11 +59,8 @@ impl<T: ValidateNapiValue> ValidateNapiValue for Arg<T> {}
 unsafe fn field_type(env: sys::napi_env, v: sys::napi_value, fields: &[&str]) -> Option<String> {
     let mut cur = v;
     for field in fields {
-        let mut t = 0;
-        // SAFETY: napi_typeof only reads the value's tag.
-        if unsafe { sys::napi_typeof(env, cur, &mut t) } != sys::Status::napi_ok
-            || ValueType::from(t) != ValueType::Object
-        {
+        // SAFETY: napi's own env and a value it gave us.
+        if unsafe { type_word(env, cur) }.as_deref() != Some("object") {
             return None;
         }
         let name = std::ffi::CString::new(*field).ok()?;
@@ -79,12 +76,28 @@ unsafe fn field_type(env: sys::napi_env, v: sys::napi_value, fields: &[&str]) ->
         }
         cur = next;
     }
+    // SAFETY: napi's own env and a value it gave us.
+    unsafe { type_word(env, cur) }.map(|t| format!("got {t}"))
+}
+
+/// `string`, `number`, `null`, `array`, `object`, …: the value's type as
+/// JavaScript users name it (an array is not an "object" here). `None` when
+/// napi cannot read it.
+unsafe fn type_word(env: sys::napi_env, v: sys::napi_value) -> Option<String> {
+    let mut t = 0;
     let mut is_array = false;
-    // SAFETY: napi_is_array only reads the value's tag.
-    if unsafe { sys::napi_is_array(env, cur, &mut is_array) } == sys::Status::napi_ok && is_array {
-        return Some("got array".into());
-    }
-    Some(describe(env, cur))
+    // SAFETY: napi_typeof and napi_is_array only read the value's tag.
+    let ok = unsafe {
+        sys::napi_typeof(env, v, &mut t) == sys::Status::napi_ok
+            && sys::napi_is_array(env, v, &mut is_array) == sys::Status::napi_ok
+    };
+    ok.then(|| {
+        if is_array {
+            "array".to_string()
+        } else {
+            format!("{:?}", ValueType::from(t)).to_lowercase()
+        }
+    })
 }
 
 /// `got number`, `got object`, … for messages.
@@ -170,10 +183,6 @@ pub(crate) fn js_reason(
                     format!("invalid argument: {path} must be {whole}, got a {v} in it")
                 }
                 (_, _, Some(v)) => format!("invalid argument: {path} must be {want}, got {v}"),
-                // Our own `must be …, got …` (Nested) already says it.
-                (_, _, None) if want.contains(", got ") => {
-                    format!("invalid argument: {path} must be {want}")
-                }
                 (_, _, None) => match field_got(&fields) {
                     Some(got) => format!("invalid argument: {path} must be {want}, {got}"),
                     None => format!("invalid argument: {path} must be {want}"),
@@ -240,23 +249,13 @@ pub struct Nested<T>(pub T);
 
 impl<T: FromNapiValue> FromNapiValue for Nested<T> {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
-        let mut t = 0;
-        let mut is_array = false;
-        // SAFETY: napi_typeof and napi_is_array only read the value's tag.
-        let ok = unsafe {
-            sys::napi_typeof(env, v, &mut t) == sys::Status::napi_ok
-                && sys::napi_is_array(env, v, &mut is_array) == sys::Status::napi_ok
-        };
-        let kind = ValueType::from(t);
-        if !ok || kind != ValueType::Object || is_array {
-            let got = if is_array {
-                "array".to_string()
-            } else {
-                format!("{kind:?}").to_lowercase()
-            };
+        // What it got is added where the message is made (`js_reason`,
+        // which reads the field's type), as for every other option.
+        // SAFETY: napi's own env and value.
+        if unsafe { type_word(env, v) }.as_deref() != Some("object") {
             return Err(napi::Error::new(
                 napi::Status::InvalidArg,
-                format!("must be an object, got {got}"),
+                "must be an object",
             ));
         }
         // SAFETY: forwards napi's own env and value.

@@ -147,11 +147,10 @@ impl Compiled {
     /// message) to the user's file and position, and drops the frames of
     /// the snippet wrapper.
     pub fn remap(&self, text: &str) -> String {
-        let head = self.syntax_head(text);
-        let rest = match &head {
-            // The head's three lines are replaced; the rest maps as usual.
-            Some(_) => text.splitn(4, '\n').nth(3).unwrap_or(""),
-            None => text,
+        // A syntax error's three-line head is replaced; the rest maps as usual.
+        let (head, rest) = match self.syntax_head(text) {
+            Some((head, rest)) => (Some(head), rest),
+            None => (None, text),
         };
         let mapped = rest
             .split('\n')
@@ -168,8 +167,9 @@ impl Compiled {
     /// V8's head of a syntax error in the program (`name.js:L`, the line,
     /// a caret under the token) as the user's file, line and caret: the
     /// program's line text is the compiled one (types gone, tabs), which
-    /// the user never wrote. None: not such a head, or no source to show.
-    fn syntax_head(&self, text: &str) -> Option<String> {
+    /// the user never wrote; with the text after the head. None: not such a
+    /// head, or no source to show.
+    fn syntax_head<'t>(&self, text: &'t str) -> Option<(String, &'t str)> {
         let source = self.source.as_deref()?;
         let mut lines = text.splitn(4, '\n');
         let l: u32 = lines
@@ -180,6 +180,7 @@ impl Compiled {
             .ok()?;
         let program_line = lines.next()?;
         let caret = lines.next()?;
+        let rest = lines.next().unwrap_or("");
         let at = caret.chars().position(|c| c == '^')?;
         let len = caret.chars().skip(at).take_while(|&c| c == '^').count();
         if !caret.chars().take(at).all(|c| c == ' ' || c == '\t') {
@@ -202,11 +203,8 @@ impl Compiled {
                 (here < sc).then_some(if c == '\t' { '\t' } else { ' ' })
             })
             .collect();
-        Some(format!(
-            "{}:{sl}\n{text}\n{pad}{}",
-            self.file,
-            "^".repeat(len)
-        ))
+        let head = format!("{}:{sl}\n{text}\n{pad}{}", self.file, "^".repeat(len));
+        Some((head, rest))
     }
 
     /// None: the line is a frame of the wrapper, to be dropped.

@@ -62,6 +62,11 @@ impl Drop for Owned {
 /// The global allocator: `System`, except inside [`quiet`].
 pub struct QuietHeap;
 
+/// The lowest address of `slot`.
+fn slot_start(slot: usize) -> usize {
+    BASE.load(Ordering::Relaxed) + slot * SLOT_SIZE
+}
+
 /// The slot whose range holds `p`, if any.
 fn slot_of(p: *mut u8) -> Option<usize> {
     let base = BASE.load(Ordering::Relaxed);
@@ -75,7 +80,7 @@ fn region_alloc(layout: Layout) -> Option<*mut u8> {
     if slot == NONE {
         return None;
     }
-    let start_of_slot = BASE.load(Ordering::Relaxed) + slot * SLOT_SIZE;
+    let start_of_slot = slot_start(slot);
     let bump = start_of_slot + BUMP[slot].load(Ordering::Relaxed);
     let start = bump.checked_add(layout.align() - 1)? & !(layout.align() - 1);
     let end = start.checked_add(layout.size().max(1))?;
@@ -132,8 +137,7 @@ unsafe impl GlobalAlloc for QuietHeap {
         // The owner's last block grows (or shrinks) in place: the common
         // case of a Vec being filled.
         if ACTIVE.with(Cell::get) == slot {
-            let start_of_slot = BASE.load(Ordering::Relaxed) + slot * SLOT_SIZE;
-            let off = ptr as usize - start_of_slot;
+            let off = ptr as usize - slot_start(slot);
             if off + layout.size() == BUMP[slot].load(Ordering::Relaxed)
                 && off + new_size.max(1) <= SLOT_SIZE
             {
@@ -222,7 +226,7 @@ fn reset_if_empty(slot: usize) {
     }
     let used = BUMP[slot].swap(0, Ordering::Relaxed);
     if used > KEEP {
-        let from = BASE.load(Ordering::Relaxed) + slot * SLOT_SIZE + KEEP;
+        let from = slot_start(slot) + KEEP;
         // SAFETY: pages of this slot above KEEP, none of whose blocks is
         // alive; they read as zeros when touched again. A failure only
         // leaves them backed.
