@@ -20,6 +20,11 @@ const web = http.createServer((req, res) => {
   if (req.url === '/redirect') { res.writeHead(302, { location: '/echo?hopped=1' }); return res.end('moved'); }
   if (req.url === '/gzip') { res.writeHead(200, { 'content-encoding': 'gzip' }); return res.end(zlib.gzipSync('unzipped')); }
   if (req.url === '/deflate') { res.writeHead(200, { 'content-encoding': 'deflate' }); return res.end(zlib.deflateSync('inflated')); }
+  if (req.url === '/br') { res.writeHead(200, { 'content-encoding': 'br' }); return res.end(zlib.brotliCompressSync(`unbrotlied, asked for ${req.headers['accept-encoding']}`)); }
+  // zstd of 'unzstd' (node 20's zlib has no zstd).
+  if (req.url === '/zstd') { res.writeHead(200, { 'content-encoding': 'zstd' }); return res.end(Buffer.from('KLUv/SAGMQAAdW56c3Rk', 'base64')); }
+  // 17 MiB of zeros in 17 KB: past the 16 MiB cap once decoded.
+  if (req.url === '/bomb') { res.writeHead(200, { 'content-encoding': 'gzip' }); return res.end(zlib.gzipSync(Buffer.alloc(17 << 20))); }
   res.writeHead(200, { 'content-type': 'application/json' });
   const h = req.headers;
   res.end(JSON.stringify({ url: req.url, headers: [h.accept, h['accept-language'], h['sec-fetch-mode'], h['user-agent'], h['accept-encoding']] }));
@@ -463,7 +468,7 @@ describe('hardening', () => {
     expect(r.data).toEqual(['slept', true, 'ticked', 'tp', 'AbortError', 'ABORT_ERR', 'The operation was aborted']);
   });
 
-  it("a function's fetch sends what Node's sends, decodes gzip and deflate, and honours redirect: 'manual' and 'error'", async () => {
+  it("a function's fetch sends what Node's sends, decodes gzip, deflate, br and zstd, and honours redirect: 'manual' and 'error'", async () => {
     // The host sent no User-Agent (some APIs refuse such a request), passed
     // gzip bodies through undecoded, and followed every redirect.
     const r = await run('fetchlike', `module.exports = async () => {
@@ -475,7 +480,8 @@ describe('hardening', () => {
       try { await fetch('${webUrl}/redirect', { redirect: 'error' }); } catch (e) { error = [e.name, e.code, e.message]; }
       return {
         sent: echo.headers, own: own.headers.slice(0, 4),
-        decoded: [await (await fetch('${webUrl}/gzip')).text(), await (await fetch('${webUrl}/deflate')).text()],
+        decoded: [await (await fetch('${webUrl}/gzip')).text(), await (await fetch('${webUrl}/deflate')).text(),
+          await (await fetch('${webUrl}/br', { headers: { 'accept-encoding': 'br' } })).text(), await (await fetch('${webUrl}/zstd')).text()],
         manual: [manual.status, manual.headers.get('location'), manual.redirected, await manual.text()],
         followed: [followed.status, followed.redirected, (await followed.json()).url],
         error,
@@ -483,13 +489,22 @@ describe('hardening', () => {
     }`, {}, { timeoutMs: 10000 });
     expect(r.error).toBeUndefined();
     expect(r.data).toEqual({
-      sent: ['*/*', '*', 'cors', 'node', 'gzip,deflate'],
+      sent: ['*/*', '*', 'cors', 'node', 'gzip, deflate'],
       own: ['application/json', '*', 'cors', 'mine/1'],
-      decoded: ['unzipped', 'inflated'],
+      decoded: ['unzipped', 'inflated', 'unbrotlied, asked for br', 'unzstd'],
       manual: [302, '/echo?hopped=1', false, 'moved'],
       followed: [200, true, '/echo?hopped=1'],
       error: ['TypeError', 'EGRESS_FAILED', `fetch ${webUrl}/redirect: unexpected redirect (302 Found to ${webUrl}/echo?hopped=1) with redirect: 'error'`],
     });
+  });
+
+  it('a compressed response that inflates past the 16 MiB cap fails the fetch, not the host', async () => {
+    const r = await run('bomb', `module.exports = async () => {
+      try { await fetch('${webUrl}/bomb'); return 'read it all'; } catch (e) { return [e.name, e.errorCode, e.message]; }
+    }`, {}, { timeoutMs: 10000 });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual(['TypeError', 'EGRESS_FAILED', `fetch ${webUrl}/bomb: the response body exceeds 16777216 bytes`]);
+    await ok();
   });
 
   it("instanceof accepts what Node's built-ins and the runtime make (they live in the worker's realm): errors, Buffers, arrays, promises", async () => {

@@ -1439,3 +1439,54 @@ mod tests {
         }
     }
 }
+#[cfg(test)]
+mod zz_probe {
+    use super::*;
+    fn program() -> String {
+        let mut s = String::from("import { createHash } from 'node:crypto';\ninterface Item { id: number; name: string; tags: string[] }\ntype Totals = Record<string, number>;\n");
+        for i in 0..200 {
+            s += &format!("function score{i}(item: Item, weight: number): number {{\n  const base: number = item.id * weight + {i};\n  let bonus: number = 0;\n  for (const tag of item.tags) {{\n    if (tag.startsWith('x')) bonus += tag.length;\n  }}\n  const label: string = item.name.toUpperCase() + '-{i}';\n  return base + bonus + label.length;\n}}\n\n");
+        }
+        s += "export default async function handler(ctx: any) { return 1; }\n";
+        s
+    }
+    #[test]
+    fn zz_footprint() {
+        let code = program();
+        for _ in 0..3 {
+            let (heap_used, arena, after_parse) = heap::quiet(|| {
+                with_oxc(&code, |a| {
+                    let ret = Parser::new(
+                        a,
+                        &code,
+                        source_type(How {
+                            lang: Lang::TypeScript,
+                            mode: Mode::Snippet,
+                        }),
+                    )
+                    .with_options(parse_options())
+                    .parse();
+                    let ap = heap::in_use();
+                    let sem = SemanticBuilder::new()
+                        .with_check_syntax_error(true)
+                        .build(&ret.program);
+                    let n = sem.diagnostics.len();
+                    let _ = n;
+                    (heap::in_use(), a.used_bytes(), ap)
+                })
+                .unwrap()
+            });
+            let t = std::time::Instant::now();
+            let d = validate(Lang::TypeScript, &code);
+            eprintln!(
+                "code {} heap {} (after parse {}) arena {} validate {:?} {}",
+                code.len(),
+                heap_used,
+                after_parse,
+                arena,
+                t.elapsed(),
+                d.len()
+            );
+        }
+    }
+}

@@ -91,11 +91,13 @@ enum Rule {
     Net { net: IpNet, port: Option<u16> },
 }
 
-/// What Node's fetch sends unless the caller set it (reqwest adds
-/// `accept-encoding: gzip,deflate` and decodes those): some APIs refuse a
-/// request without a User-Agent.
-const NODE_FETCH_HEADERS: [(&str, &str); 4] = [
+/// What Node's fetch sends unless the caller set it: some APIs refuse a
+/// request without a User-Agent. `accept-encoding` is Node's own, so that
+/// reqwest does not offer `br` and `zstd` on its own; it decodes gzip,
+/// deflate, br and zstd bodies whoever asked for them, as Node's fetch does.
+const NODE_FETCH_HEADERS: [(&str, &str); 5] = [
     ("accept", "*/*"),
+    ("accept-encoding", "gzip, deflate"),
     ("accept-language", "*"),
     ("sec-fetch-mode", "cors"),
     ("user-agent", "node"),
