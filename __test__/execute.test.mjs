@@ -280,11 +280,31 @@ describe('hardening', () => {
     expect(own.data).toBe('ok');
   });
 
+  // Starting one killed the run there (uncatchable); now an error the
+  // function can catch, BLOCKED as on the local pool when it does not.
+  (backend === 'dify' ? it : it.skip)('child processes and threads are refused with an error a function can catch (dify)', async () => {
+    const tries = {
+      'child_process.execSync()': 'require("child_process").execSync("id")',
+      'child_process.spawn()': 'require("node:child_process").spawn("id")',
+      'child_process.fork()': 'require("child_process").fork("x.js")',
+      'cluster.fork()': 'require("cluster").fork()',
+      'new Worker()': 'new (require("worker_threads").Worker)("1", { eval: true })',
+    };
+    for (const [what, stmt] of Object.entries(tries)) {
+      const message = `${what} cannot run on the Dify Sandbox: functions may not start processes or worker threads, and its system-call allow-list ends a run that tries`;
+      const r = await executeFunction('blocked', `module.exports = () => { ${stmt} }`, '', {});
+      expect([r.errorCode, r.error], what).toEqual(['BLOCKED', message]);
+      const caught = await executeFunction('caught', `module.exports = () => { try { ${stmt} } catch (e) { return [e.code, e.message] } }`, '', {});
+      expect(caught.data, what).toEqual(['DIFY_UNSUPPORTED', message]);
+    }
+    await ok();
+  });
+
   (backend === 'dify' ? it : it.skip)('a blocked system call names its likely cause (dify: seccomp)', async () => {
-    for (const stmt of ['require("child_process").execSync("id")', 'new (require("worker_threads").Worker)("1", { eval: true })']) {
+    for (const stmt of ["require('inspector').open(0)", "require('v8').writeHeapSnapshot()"]) {
       const r = await executeFunction('blocked', `module.exports = () => { ${stmt} }`, '', {});
       expect(r.errorCode, stmt).toBe('BLOCKED');
-      expect(r.error, stmt).toBe("The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely causes: child_process, worker_threads, many writes of its own to process.stdout, or another Node API whose system call the runner's allow-list lacks");
+      expect(r.error, stmt).toBe("The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely cause: a Node API whose system call the runner's allow-list lacks, such as require('inspector').open() or v8.writeHeapSnapshot()");
     }
     await ok();
   });
@@ -565,8 +585,8 @@ describe('hardening', () => {
     expect([a.data, b.data]).toEqual(['number', 'function']);
   });
 
-  // Dify's allow-list has no `access`: existsSync kills the run there (see
-  // 'a blocked system call names its likely cause').
+  // Local only: Dify's allow-list has no `access`, so there existsSync is
+  // answered with open() (dify.js), against the runner's own chroot.
   localOnly('fs.existsSync answers false outside the sandbox\'s paths, never ERR_ACCESS_DENIED (Node documents that it does not throw)', async () => {
     const fs = await run('exists', `module.exports = () => {
       const fs = require('fs'), p = require('path').join(require('os').tmpdir(), 'here.txt');

@@ -232,6 +232,30 @@ function __withoutBlockedSyscalls(id, mod) {
   return out;
 }
 
+// Starting a process or a thread ended the run on the real server ("killed
+// for a blocked system call", which a function cannot catch). Refused up
+// front instead, with the errorCode the local workers give (BLOCKED).
+const __SPAWNERS = {
+  child_process: ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'],
+  cluster: ['fork'],
+};
+function __noProcesses(what) {
+  const e = new Error(`${what} cannot run on the Dify Sandbox: functions may not start processes or worker threads, and its system-call allow-list ends a run that tries`);
+  e.code = 'DIFY_UNSUPPORTED';
+  e.__kind = 'BLOCKED';
+  return e;
+}
+function __withoutProcesses(id, mod) {
+  if (!mod) return mod;
+  if (id === 'worker_threads') {
+    return Object.assign({}, mod, { Worker: class Worker { constructor() { throw __noProcesses('new Worker()'); } } });
+  }
+  if (!__SPAWNERS[id]) return mod;
+  const out = Object.assign({}, mod);
+  for (const k of __SPAWNERS[id]) out[k] = function () { throw __noProcesses(`${id}.${k}()`); };
+  return out;
+}
+
 const __THREAD_POOL_GLOBALS = new Map(['CompressionStream', 'DecompressionStream'].map((name) => [name, ({
   [name]: class {
     constructor() { throw __noThreadPool(`new ${name}()`, 'the synchronous zlib API (zlib.gzipSync(), zlib.gunzipSync(), zlib.deflateSync(), …)'); }
@@ -250,7 +274,7 @@ function __difyMain(cfg) {
   // The runner's environment is empty, so Node's own answer is /tmp.
   __host.getgid = () => -1;
   __host.tmpdir = () => '/tmp';
-  __host.adapt = (id, mod) => __withoutBlockedSyscalls(id, __withoutThreadPool(id, mod));
+  __host.adapt = (id, mod) => __withoutProcesses(id, __withoutBlockedSyscalls(id, __withoutThreadPool(id, mod)));
   // getcwd is not in the allow-list either, and Node's path.resolve() of a
   // relative path asks for it. The runner works in the root of its chroot.
   __host.cwd = () => '/';

@@ -299,9 +299,9 @@ fn parse_output(data: RunData, nonce: &str, job: &Job) -> Outcome {
         return Outcome::failed(
             logs.lines,
             FailureKind::Blocked,
-            "The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely causes: \
-             child_process, worker_threads, many writes of its own to process.stdout, or another Node API whose \
-             system call the runner's allow-list lacks"
+            "The Dify Sandbox killed the function for a blocked system call (operation not permitted). Likely cause: \
+             a Node API whose system call the runner's allow-list lacks, such as require('inspector').open() or \
+             v8.writeHeapSnapshot()"
                 .into(),
         );
     }
