@@ -172,11 +172,16 @@ export interface Collection {
    * The Node driver's `bulkWrite`: `[{ insertOne: { document } }, {
    * updateOne | updateMany: { filter, update, upsert?, arrayFilters? } }, {
    * replaceOne: { filter, replacement, upsert? } }, { deleteOne |
-   * deleteMany: { filter } }]`, run one after another (not a transaction).
-   * Ordered (the default) stops at the first failure; `{ ordered: false }`
-   * runs them all. A failure rejects with the first error, carrying
-   * `result` (what was done) and `writeErrors` (`[{ index, code, errmsg
-   * }]`). Another shape of operation: `INVALID_ARGUMENT`.
+   * deleteMany: { filter } }]`, run one after another (not a transaction)
+   * by the host, in one call from a function (in parts past
+   * RUNTIME_MAX_RESULT_BYTES of arguments). Every operation is checked
+   * before any runs: another shape (`bulkWrite operation 1 must be one of
+   * { insertOne | … }`) or a bad argument (`bulkWrite operation 1:
+   * updateOne: 'filter' is required`) is `INVALID_ARGUMENT`, and a wall
+   * (`$where`, the function store) refuses the whole bulk. Ordered (the
+   * default) stops at the first failure; `{ ordered: false }` runs them
+   * all. A failure rejects with the first error, carrying `result` (what
+   * was done) and `writeErrors` (`[{ index, code, errmsg }]`).
    */
   bulkWrite(operations: unknown[], options?: { ordered?: boolean } | undefined | null): Promise<{
     acknowledged: boolean, insertedCount: number, matchedCount: number, modifiedCount: number, deletedCount: number,

@@ -90,6 +90,13 @@ describe('database from host code', () => {
     const went = await errorOf(c.bulkWrite([{ insertOne: { document: { n: 1 } } }, { insertOne: { document: { n: 51 } } }], { ordered: false }));
     expect([went.result.insertedCount, went.writeErrors.length]).toEqual([1, 1]);
     expect(await errorOf(c.bulkWrite([{ upsertOne: {} }]))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'bulkWrite operation 0 must be one of { insertOne | updateOne | updateMany | replaceOne | deleteOne | deleteMany: { … } }' });
+    // Every operation is checked before any runs: the insert before a bad one did not happen.
+    const before = await c.countDocuments();
+    expect(await errorOf(c.bulkWrite([{ insertOne: { document: { n: 60 } } }, { updateOne: { update: { $set: { a: 1 } } } }]))).toMatchObject({ code: 'INVALID_ARGUMENT', message: "bulkWrite operation 1: updateOne: 'filter' is required" });
+    expect(await errorOf(c.bulkWrite([{ deleteOne: { filter: {} } }, 'x']))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'bulkWrite operation 1 must be one of { insertOne | updateOne | updateMany | replaceOne | deleteOne | deleteMany: { … } }' });
+    expect(await errorOf(c.bulkWrite('x'))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await c.countDocuments()).toBe(before);
+    expect(await c.bulkWrite([])).toEqual({ acknowledged: true, insertedCount: 0, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, insertedIds: {}, upsertedIds: {} });
   });
 
   it("sort takes the driver's forms; insertMany takes { ordered: false }", async () => {
@@ -264,6 +271,23 @@ describe('cloud inside sandboxed functions', () => {
     const r = await exec('walkfn', code, { c: `walk_${Date.now()}` });
     expect(r.error).toBeUndefined();
     expect(r.data).toEqual(['Alice', null, ['Alice', 'bob'], [5, 3], 2, 'string']);
+  });
+
+  it("a function's bulkWrite is one call; past the call size cap (6 MiB) it goes in parts, its indexes counted across them", async () => {
+    const code = `module.exports = async (ctx) => {
+      const c = cloud.database().collection(ctx.body.c);
+      const many = await c.bulkWrite(Array.from({ length: 2000 }, (_, i) => ({ insertOne: { document: { i } } })));
+      await c.createIndex({ k: 1 }, { unique: true, sparse: true });
+      const big = 'x'.repeat(1 << 20);
+      const ops = Array.from({ length: 7 }, (_, k) => ({ insertOne: { document: { k, big } } }));
+      ops.push({ insertOne: { document: { k: 3 } } }, { updateOne: { filter: { k: 99 }, update: { $set: { up: 1 } }, upsert: true } });
+      let e; try { await c.bulkWrite(ops, { ordered: false }); } catch (err) { e = err; }
+      return [many.insertedCount, Object.keys(many.insertedIds).length, e.code, e.result.insertedCount, e.result.upsertedCount,
+        Object.keys(e.result.upsertedIds), e.writeErrors.map((w) => [w.index, w.code]), await c.countDocuments({ k: { $exists: true } })];
+    }`;
+    const r = await exec('bulkfn', code, { c: `bulk_${Date.now()}` });
+    expect(r.error).toBeUndefined();
+    expect(r.data).toEqual([2000, 2000, 11000, 7, 1, ['8'], [[7, 11000]], 8]);
   });
 
   it('a duplicate key rejects inside the function with code 11000', async () => {

@@ -217,6 +217,8 @@ describe('the walls of a Cloud', () => {
       [`${c}.countDocuments({ $where: "true" })`, 'countDocuments: $where'],
       [`${c}.aggregate([{ $group: { _id: null, n: { $accumulator: { init: "function () { return 0 }", accumulate: "function (s) { return s }", accumulateArgs: [], merge: "function (a) { return a }", lang: "js" } } } }]).toArray()`, 'aggregate: $accumulator'],
       [`${c}.aggregate([{ $facet: { x: [{ $match: { $where: "true" } }] } }]).toArray()`, 'aggregate: $where'],
+      // The whole bulk is refused before its first operation runs.
+      [`${c}.bulkWrite([{ insertOne: { document: { a: 1 } } }, { updateOne: { filter: { $where: "true" }, update: { $set: { a: 2 } } } }])`, 'bulkWrite: $where'],
     ];
     for (const [expr, what] of cases) {
       expect(await inFunctionError(expr)).toEqual(['DATABASE_FORBIDDEN', `database access forbidden: ${what} runs JavaScript on the database server, which functions may not do; use query operators or $expr instead`]);
@@ -246,6 +248,7 @@ describe('the walls of a Cloud', () => {
       'cloud.database().collection("functions").replaceOne({ name: "payments" }, { name: "payments", compiled: "x" })',
       'cloud.database().collection("functions").findOneAndReplace({ name: "payments" }, { name: "payments", compiled: "x" })',
       'cloud.database().collection("functions").drop()',
+      'cloud.database().collection("functions").bulkWrite([{ deleteMany: { filter: {} } }])',
       'cloud.database().collection("functions").dropIndex("_id_")',
       'cloud.database().collection("x").aggregate([{ $merge: { into: "functions" } }]).toArray()',
       'cloud.database().collection("x").aggregate([{ $out: "functions" }]).toArray()',

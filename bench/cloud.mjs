@@ -6,6 +6,8 @@
 // getDownloadUrl ≥ 20× faster than @aws-sdk/s3-request-presigner.
 // Issue #11: find().toArray() of 1 000 documents from host code ≤ 1.0× the
 // driver; the same inside a function ≤ 1.5× the driver from host code.
+// Also reported (no goal): bulkWrite inside a function vs the same
+// operations as single calls, and vs the driver's bulkWrite.
 import { createRequire } from 'node:module';
 import { MongoClient } from 'mongodb';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
@@ -61,6 +63,38 @@ console.log(`find().toArray() of 1000 documents p50 over ${f.length} calls each:
 console.log(`  createCloud() ... find().toArray():        ${mf.toFixed(2)} ms`);
 console.log(`  official mongodb driver find().toArray():  ${mg.toFixed(2)} ms  -> ratio ours/driver = ${(mf / mg).toFixed(2)} (goal <= 1.0)`);
 console.log(`  sandboxed function doing find().toArray(): ${mh.toFixed(2)} ms  -> ratio sandboxed/driver = ${(mh / mg).toFixed(2)} (goal <= 1.5)`);
+
+// bulkWrite of 100 mixed operations inside a function (one call to the
+// host), against the same operations as 100 calls (what the SDK did before,
+// and what a loop of awaits does), and the driver's bulkWrite from host code.
+const bulkOps = (round) => Array.from({ length: 100 }, (_, i) => (i % 4 === 3
+  ? { deleteOne: { filter: { round, i: i - 1 } } }
+  : i % 2 ? { updateOne: { filter: { round, i: i - 1 }, update: { $set: { seen: true } } } } : { insertOne: { document: { round, i } } }));
+const bulkCode = 'module.exports = async (ctx) => (await cloud.database().collection("bulk").bulkWrite(ctx.body.ops)).insertedCount';
+const loopCode = `module.exports = async (ctx) => {
+  const c = cloud.database().collection("bulk");
+  let n = 0;
+  for (const op of ctx.body.ops) {
+    const [kind, a] = Object.entries(op)[0];
+    if (kind === 'insertOne') { await c.insertOne(a.document); n++; } else if (kind === 'updateOne') await c.updateOne(a.filter, a.update); else await c.deleteOne(a.filter);
+  }
+  return n;
+}`;
+const theirsBulk = client.db(dbName).collection('bulk');
+const p = [], q = [], r2 = [];
+let bulkRound = 0;
+const expect50 = (r) => { if (r.data !== 50) throw new Error(JSON.stringify(r)); };
+for (let i = 0; i < 3; i++) { expect50(await executeFunction('bulk', bulkCode, 'k1', { body: { ops: bulkOps(bulkRound++) }, cloud })); expect50(await executeFunction('loop', loopCode, 'l1', { body: { ops: bulkOps(bulkRound++) }, cloud })); }
+for (let round = 0; round < 10; round++) {
+  for (let i = 0; i < 3; i++) p.push(await time(async () => expect50(await executeFunction('bulk', bulkCode, 'k1', { body: { ops: bulkOps(bulkRound++) }, cloud }))));
+  for (let i = 0; i < 3; i++) q.push(await time(async () => expect50(await executeFunction('loop', loopCode, 'l1', { body: { ops: bulkOps(bulkRound++) }, cloud }))));
+  for (let i = 0; i < 3; i++) r2.push(await time(async () => { if ((await theirsBulk.bulkWrite(bulkOps(bulkRound++))).insertedCount !== 50) throw new Error('short'); }));
+}
+const [mp, mq, mr] = [median(p), median(q), median(r2)];
+console.log(`bulkWrite of 100 mixed operations p50 over ${p.length} runs each:`);
+console.log(`  sandboxed function, bulkWrite:              ${mp.toFixed(2)} ms`);
+console.log(`  sandboxed function, 100 single calls:       ${mq.toFixed(2)} ms  -> ${(mq / mp).toFixed(2)}x the time of bulkWrite`);
+console.log(`  official mongodb driver bulkWrite (host):   ${mr.toFixed(2)} ms  -> ratio sandboxed bulkWrite/driver = ${(mp / mr).toFixed(2)} (no goal)`);
 
 const bucket = cloud.storage.bucket();
 const s3 = new S3Client({ endpoint: process.env.S3_ENDPOINT, region: process.env.S3_REGION || 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: process.env.S3_ACCESS_KEY, secretAccessKey: process.env.S3_SECRET_KEY } });

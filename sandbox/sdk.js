@@ -258,47 +258,64 @@ class __AggregationCursor extends __BaseCursor {
   constructor(rpc, collection, pipeline) { super((q) => rpc('db.aggregate', q), { collection, pipeline: pipeline || [] }); }
 }
 
-// The Node driver's bulkWrite, as one operation after another on this
-// collection (not a transaction, as in the driver): ordered (the default)
-// stops at the first failure, unordered runs them all. A failure rejects
+// The Node driver's bulkWrite: its operations one after another on this
+// collection (not a transaction, as in the driver), run by the host in one
+// call: ordered (the default) stops at the first failure, unordered runs
+// them all. Every operation is checked before any runs. A failure rejects
 // with the first error, carrying `result` (what was done) and `writeErrors`
 // (`{ index, code, errmsg }`).
 const __BULK_KINDS = ['insertOne', 'updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany'];
-async function __bulkWrite(c, ops, options) {
+function __bulkOp(op, i) {
+  const kind = op && typeof op === 'object' ? Object.keys(op)[0] : undefined;
+  if (!__BULK_KINDS.includes(kind) || Object.keys(op).length !== 1 || !op[kind] || typeof op[kind] !== 'object') {
+    throw __invalid(`bulkWrite operation ${i} must be one of { ${__BULK_KINDS.join(' | ')}: { … } }`);
+  }
+  const a = op[kind];
+  // The wire arguments of the operation's own call (insertOne, updateOne, …).
+  if (kind === 'insertOne') {
+    const doc = a.document;
+    if (doc && typeof doc === 'object' && doc._id === undefined) doc._id = new ObjectId();
+    return { method: kind, args: { doc } };
+  }
+  if (kind === 'deleteOne' || kind === 'deleteMany') return { method: kind, args: { filter: a.filter } };
+  if (kind === 'replaceOne') return { method: kind, args: { filter: a.filter, replacement: a.replacement, options: { upsert: a.upsert } } };
+  return { method: kind, args: { filter: a.filter, update: a.update, options: { upsert: a.upsert, arrayFilters: a.arrayFilters } } };
+}
+// A function's call arguments are capped (RUNTIME_MAX_RESULT_BYTES: by the
+// worker before sending, by the bridge before reading on): a bulk past the
+// cap goes in halves. Both refusals name the variable.
+const __tooLarge = (err) => !!err && err.errorCode === 'INVALID_ARGUMENT' && /\(RUNTIME_MAX_RESULT_BYTES/.test(err.message);
+async function __bulkWrite(send, ops, options) {
   __need(Array.isArray(ops), ops, 'bulkWrite needs an array of operations');
   const ordered = !(options && options.ordered === false);
+  const wire = ops.map(__bulkOp);
   const result = { acknowledged: true, insertedCount: 0, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, insertedIds: {}, upsertedIds: {} };
   const errors = [];
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i];
-    const kind = op && typeof op === 'object' ? Object.keys(op)[0] : undefined;
-    if (!__BULK_KINDS.includes(kind) || Object.keys(op).length !== 1 || !op[kind] || typeof op[kind] !== 'object') {
-      throw __invalid(`bulkWrite operation ${i} must be one of { ${__BULK_KINDS.join(' | ')}: { … } }`);
-    }
-    const a = op[kind];
+  // Runs wire[from, to); false once an ordered bulk must stop.
+  const run = async (from, to) => {
+    let r;
     try {
-      if (kind === 'insertOne') {
-        const r = await c.insertOne(a.document);
-        result.insertedCount++;
-        result.insertedIds[i] = r.insertedId;
-      } else if (kind === 'deleteOne' || kind === 'deleteMany') {
-        result.deletedCount += (await c[kind](a.filter)).deletedCount;
-      } else {
-        const opts = { upsert: a.upsert, arrayFilters: a.arrayFilters };
-        const r = await (kind === 'replaceOne' ? c.replaceOne(a.filter, a.replacement, opts) : c[kind](a.filter, a.update, opts));
-        result.matchedCount += r.matchedCount;
-        result.modifiedCount += r.modifiedCount;
-        if (r.upsertedCount) { result.upsertedCount += r.upsertedCount; result.upsertedIds[i] = r.upsertedId; }
-      }
+      r = await send({ ops: wire.slice(from, to), options: { ordered } });
     } catch (err) {
-      errors.push({ index: i, code: err.code, errmsg: err.message, err });
-      if (ordered) break;
+      if (to - from > 1 && __tooLarge(err)) {
+        const mid = from + Math.ceil((to - from) / 2);
+        return (await run(from, mid)) && run(mid, to);
+      }
+      // The call itself failed (the database unreachable): at its first operation.
+      errors.push({ index: from, err });
+      return false;
     }
-  }
+    for (const k of ['insertedCount', 'matchedCount', 'modifiedCount', 'deletedCount', 'upsertedCount']) result[k] += r.result[k];
+    for (const [i, id] of Object.entries(r.result.insertedIds)) result.insertedIds[from + Number(i)] = id;
+    for (const [i, id] of Object.entries(r.result.upsertedIds)) result.upsertedIds[from + Number(i)] = id;
+    for (const w of r.writeErrors) errors.push({ index: from + w.index, err: __callError(w) });
+    return !(ordered && r.writeErrors.length);
+  };
+  if (wire.length) await run(0, wire.length);
   if (errors.length) {
     const e = errors[0].err;
     e.result = result;
-    e.writeErrors = errors.map(({ index, code, errmsg }) => ({ index, code, errmsg }));
+    e.writeErrors = errors.map(({ index, err }) => ({ index, code: err.code, errmsg: err.message }));
     throw e;
   }
   return result;
@@ -349,7 +366,7 @@ function __makeCloud(call, env, logLine, fromWire) {
       },
       // Resolves true, whether or not the collection existed.
       drop: () => q('drop', {}),
-      bulkWrite: (ops, options) => __bulkWrite(self, ops, options),
+      bulkWrite: (ops, options) => __bulkWrite((args) => q('bulkWrite', args), ops, options),
     };
     return self;
   };

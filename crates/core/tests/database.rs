@@ -445,3 +445,67 @@ async fn a_functions_read_stops_at_its_deadline() {
         .unwrap();
     assert_eq!(n, runtime_core::cloud::bson::Bson::Int64(10));
 }
+
+#[tokio::test]
+async fn bulk_write_runs_each_operation_in_turn_and_names_failures_by_index() {
+    let db = db().await;
+    let c = unique("bulk");
+    let bulk = |ops: Value, ordered: bool| {
+        let db = &db;
+        let args = json!({ "collection": c, "ops": ops, "options": { "ordered": ordered } });
+        async move { db.dispatch("bulkWrite", args).await }
+    };
+    db.dispatch(
+        "createIndex",
+        json!({ "collection": c, "keys": { "k": 1 }, "options": { "unique": true } }),
+    )
+    .await
+    .unwrap();
+    let ops = json!([
+        { "method": "insertOne", "args": { "doc": { "k": 1 } } },
+        { "method": "insertOne", "args": { "doc": { "k": 1 } } },
+        { "method": "updateOne", "args": { "filter": { "k": 2 }, "update": { "$set": { "v": 1 } }, "options": { "upsert": true } } },
+        { "method": "deleteMany", "args": { "filter": { "k": 1 } } }
+    ]);
+    // Ordered: stops at the duplicate (index 1).
+    let r = bulk(ops.clone(), true).await.unwrap();
+    assert_eq!(r["result"]["insertedCount"], json!(1), "{r}");
+    assert_eq!(r["result"]["upsertedCount"], json!(0), "{r}");
+    let errors = r["writeErrors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{r}");
+    assert_eq!(errors[0]["index"], json!(1));
+    assert_eq!(errors[0]["serverCode"], json!(11000));
+    assert_eq!(errors[0]["errorCode"], json!("DATABASE_ERROR"));
+    assert!(errors[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("duplicate key"));
+    // Unordered: the rest runs (the first insert now fails too: k 1 is there).
+    let r = bulk(ops, false).await.unwrap();
+    assert_eq!(r["writeErrors"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(r["result"]["upsertedCount"], json!(1), "{r}");
+    assert!(r["result"]["upsertedIds"]["2"]["$oid"].is_string(), "{r}");
+    assert_eq!(r["result"]["deletedCount"], json!(1), "{r}");
+    let left = db
+        .dispatch("countDocuments", json!({ "collection": c }))
+        .await
+        .unwrap();
+    assert_eq!(left, json!(1));
+    // A run of inserts after another operation is one insertMany, its
+    // failures named by their place in the bulk.
+    let r = bulk(
+        json!([
+            { "method": "deleteMany", "args": { "filter": { "k": 5 } } },
+            { "method": "insertOne", "args": { "doc": { "k": 5 } } },
+            { "method": "insertOne", "args": { "doc": { "k": 5 } } },
+            { "method": "insertOne", "args": { "doc": { "k": 6 } } }
+        ]),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["result"]["insertedCount"], json!(1), "{r}");
+    assert!(r["result"]["insertedIds"]["1"]["$oid"].is_string(), "{r}");
+    assert_eq!(r["writeErrors"][0]["index"], json!(2), "{r}");
+    assert_eq!(r["writeErrors"].as_array().unwrap().len(), 1, "{r}");
+}

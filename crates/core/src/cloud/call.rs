@@ -31,6 +31,7 @@ pub const DB_METHODS: &[&str] = &[
     "replaceOne",
     "deleteOne",
     "deleteMany",
+    "bulkWrite",
     "countDocuments",
     "aggregate",
     "distinct",
@@ -148,6 +149,13 @@ pub enum DbCall {
     DeleteMany {
         filter: Document,
     },
+    /// The Node driver's `bulkWrite`: its operations one after another on
+    /// this collection, in one call from the function (not a transaction).
+    /// `ordered` (the default) stops at the first failure.
+    BulkWrite {
+        ops: Vec<DbCall>,
+        ordered: bool,
+    },
     CountDocuments {
         filter: Document,
         limit: Option<u64>,
@@ -210,6 +218,7 @@ impl DbCall {
             DbCall::ReplaceOne { .. } => "replaceOne",
             DbCall::DeleteOne { .. } => "deleteOne",
             DbCall::DeleteMany { .. } => "deleteMany",
+            DbCall::BulkWrite { .. } => "bulkWrite",
             DbCall::CountDocuments { .. } => "countDocuments",
             DbCall::Aggregate { .. } => "aggregate",
             DbCall::Distinct { .. } => "distinct",
@@ -286,6 +295,11 @@ impl DbCall {
                 docs.extend(projection.as_ref());
             }
             DbCall::Aggregate { pipeline } => docs.extend(pipeline.iter()),
+            DbCall::BulkWrite { ops, .. } => {
+                for op in ops {
+                    docs.extend(op.operator_docs());
+                }
+            }
             DbCall::InsertOne { .. }
             | DbCall::InsertMany { .. }
             | DbCall::CreateIndex { .. }
@@ -365,6 +379,23 @@ impl DbCall {
             "deleteMany" => DbCall::DeleteMany {
                 filter: a.doc_or_empty("filter")?,
             },
+            "bulkWrite" => {
+                let ops = match a.take("ops") {
+                    Some(Bson::Array(ops)) => ops,
+                    _ => {
+                        return Err(Error::invalid(
+                            "bulkWrite: 'ops' must be an array of operations",
+                        ))
+                    }
+                };
+                let ops = ops
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, op)| bulk_op(i, op))
+                    .collect::<Result<Vec<_>>>()?;
+                let ordered = a.options()?.bool("ordered")?.unwrap_or(true);
+                DbCall::BulkWrite { ops, ordered }
+            }
             "countDocuments" => {
                 let filter = a.doc_or_empty("filter")?;
                 let o = a.options()?;
@@ -930,6 +961,42 @@ fn doc_of(v: Bson, what: &str) -> Result<Document> {
     }
 }
 
+/// The methods a `bulkWrite` operation may name.
+pub const BULK_METHODS: &[&str] = &[
+    "insertOne",
+    "updateOne",
+    "updateMany",
+    "replaceOne",
+    "deleteOne",
+    "deleteMany",
+];
+
+/// Operation `i` of a `bulkWrite` on the wire: `{ method, args }`, with
+/// `args` as that method's own call sends them.
+fn bulk_op(i: usize, op: Bson) -> Result<DbCall> {
+    let wrong = || {
+        Error::invalid(format!(
+            "bulkWrite operation {i} must be one of {{ {}: {{ … }} }}",
+            BULK_METHODS.join(" | ")
+        ))
+    };
+    let Bson::Document(mut op) = op else {
+        return Err(wrong());
+    };
+    let method = match op.remove("method") {
+        Some(Bson::String(m)) if BULK_METHODS.contains(&m.as_str()) => m,
+        _ => return Err(wrong()),
+    };
+    let args = match op.remove("args") {
+        Some(Bson::Document(args)) => args,
+        _ => return Err(wrong()),
+    };
+    DbCall::decode(&method, args).map_err(|e| match e {
+        Error::InvalidArgument(m) => Error::invalid(format!("bulkWrite operation {i}: {m}")),
+        e => e,
+    })
+}
+
 fn docs_of(v: Bson, what: &str) -> Result<Vec<Document>> {
     match v {
         Bson::Array(items) => items
@@ -1157,6 +1224,52 @@ mod tests {
         let mut rust = op_names();
         rust.sort();
         assert_eq!(js, rust, "sdk.js and call.rs list different operations");
+    }
+
+    #[test]
+    fn bulk_write_decodes_each_operation_as_its_own_call_and_the_walls_see_them() {
+        let op = Op::decode(
+            "db.bulkWrite",
+            json!({ "collection": "c", "options": { "ordered": false }, "ops": [
+                { "method": "insertOne", "args": { "doc": { "a": 1 } } },
+                { "method": "updateOne", "args": { "filter": { "$where": "true" }, "update": { "$set": { "a": 2 } } } }
+            ] }),
+        )
+        .unwrap();
+        let Op::Db {
+            call: DbCall::BulkWrite { ops, ordered },
+            ..
+        } = &op
+        else {
+            panic!("{op:?}")
+        };
+        assert_eq!((ops.len(), *ordered), (2, false));
+        let e = op.check(&config(), Caller::Function).unwrap_err();
+        assert!(
+            e.to_string().contains("bulkWrite: $where runs JavaScript"),
+            "{e}"
+        );
+        let e = check(
+            "db.bulkWrite",
+            json!({ "collection": "functions", "ops": [{ "method": "deleteMany", "args": {} }] }),
+            Caller::Function,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("bulkWrite: functions may not write the function store"),
+            "{e}"
+        );
+        for (ops, message) in [
+            (json!("x"), "bulkWrite: 'ops' must be an array of operations"),
+            (json!([{ "method": "drop", "args": {} }]), "bulkWrite operation 0 must be one of { insertOne | updateOne | updateMany | replaceOne | deleteOne | deleteMany: { … } }"),
+            (json!([{ "method": "deleteOne", "args": {} }, { "method": "insertOne" }]), "bulkWrite operation 1 must be one of"),
+            (json!([{ "method": "updateOne", "args": { "update": { "$set": { "a": 1 } } } }]), "bulkWrite operation 0: updateOne: 'filter' is required"),
+        ] {
+            let e = Op::decode("db.bulkWrite", json!({ "collection": "c", "ops": ops })).unwrap_err();
+            assert_eq!(e.code(), "INVALID_ARGUMENT");
+            assert!(e.to_string().contains(message), "{e}");
+        }
     }
 
     #[test]

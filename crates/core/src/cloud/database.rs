@@ -309,6 +309,9 @@ impl Database {
                 let r = coll.delete_many(filter).await.map_err(e)?;
                 Ok(deleted(r.deleted_count))
             }
+            DbCall::BulkWrite { ops, ordered } => {
+                self.bulk_write(collection, ops, ordered, limits).await
+            }
             DbCall::CountDocuments {
                 filter,
                 limit,
@@ -485,6 +488,168 @@ fn with_update_options(
     q
 }
 
+/// What a `bulkWrite` did, in the driver's BulkWriteResult fields, and its
+/// failures as `{ index, error, errorCode, serverCode?, codeName? }` (a
+/// failed call's fields), which the SDK turns into the rejection.
+#[derive(Default)]
+struct Tally {
+    inserted: i64,
+    matched: i64,
+    modified: i64,
+    deleted: i64,
+    upserted: i64,
+    inserted_ids: Document,
+    upserted_ids: Document,
+    errors: Vec<Bson>,
+}
+
+impl Tally {
+    fn fail(&mut self, index: usize, e: &Error) {
+        let mut w = doc! { "index": index as i64, "error": e.to_string(), "errorCode": e.code() };
+        if let Some((code, name)) = e.server_code() {
+            w.insert("serverCode", code);
+            if let Some(name) = name {
+                w.insert("codeName", name);
+            }
+        }
+        self.errors.push(Bson::Document(w));
+    }
+
+    /// Adds operation `index`'s result (an update's or a delete's shape).
+    fn add(&mut self, index: usize, r: &Document) {
+        let n = |k: &str| match r.get(k) {
+            Some(Bson::Int64(v)) => *v,
+            Some(Bson::Int32(v)) => i64::from(*v),
+            _ => 0,
+        };
+        self.matched += n("matchedCount");
+        self.modified += n("modifiedCount");
+        self.deleted += n("deletedCount");
+        if n("upsertedCount") > 0 {
+            self.upserted += 1;
+            if let Some(id) = r.get("upsertedId") {
+                self.upserted_ids.insert(index.to_string(), id.clone());
+            }
+        }
+    }
+
+    fn into_bson(self) -> Bson {
+        Bson::Document(doc! {
+            "result": {
+                "acknowledged": true,
+                "insertedCount": self.inserted,
+                "matchedCount": self.matched,
+                "modifiedCount": self.modified,
+                "deletedCount": self.deleted,
+                "upsertedCount": self.upserted,
+                "insertedIds": self.inserted_ids,
+                "upsertedIds": self.upserted_ids,
+            },
+            "writeErrors": self.errors,
+        })
+    }
+}
+
+impl Database {
+    /// `bulkWrite`: the operations in turn, each as its own call would run
+    /// it, except that a run of consecutive `insertOne`s is one `insertMany`
+    /// (one round trip to the server instead of one per document).
+    async fn bulk_write(
+        &self,
+        collection: &str,
+        ops: Vec<DbCall>,
+        ordered: bool,
+        limits: Limits,
+    ) -> Result<Bson> {
+        let mut tally = Tally::default();
+        let mut ops = ops.into_iter().enumerate().peekable();
+        while let Some((i, op)) = ops.next() {
+            let failed_before = tally.errors.len();
+            if let DbCall::InsertOne { doc } = op {
+                let mut docs = vec![doc];
+                while let Some((_, DbCall::InsertOne { doc })) =
+                    ops.next_if(|(_, op)| matches!(op, DbCall::InsertOne { .. }))
+                {
+                    docs.push(doc);
+                }
+                self.bulk_insert(collection, i, docs, ordered, &mut tally)
+                    .await;
+            } else {
+                // Boxed: `apply` runs this, which runs `apply`.
+                match Box::pin(self.apply(collection, op, limits)).await {
+                    Ok(Bson::Document(r)) => tally.add(i, &r),
+                    Ok(_) => {}
+                    Err(e) => tally.fail(i, &e),
+                }
+            }
+            if ordered && tally.errors.len() > failed_before {
+                break;
+            }
+        }
+        Ok(tally.into_bson())
+    }
+
+    /// Operations `first..` of a bulk, all `insertOne`, as one `insertMany`
+    /// of the bulk's order: the ids are made here (as `insertOne` makes
+    /// them), so the inserted ones are known from the failures' indexes.
+    async fn bulk_insert(
+        &self,
+        collection: &str,
+        first: usize,
+        mut docs: Vec<Document>,
+        ordered: bool,
+        tally: &mut Tally,
+    ) {
+        let mut ids = Vec::with_capacity(docs.len());
+        for d in &mut docs {
+            if !d.contains_key("_id") {
+                d.insert("_id", mongodb::bson::oid::ObjectId::new());
+            }
+            ids.push(d.get("_id").cloned().unwrap_or(Bson::Null));
+        }
+        let failures: Vec<(usize, Error)> = match self
+            .collection(collection)
+            .insert_many(docs)
+            .ordered(ordered)
+            .await
+        {
+            Ok(_) => Vec::new(),
+            Err(e) => match *e.kind {
+                ErrorKind::InsertMany(ref m)
+                    if m.write_errors.as_ref().is_some_and(|w| !w.is_empty()) =>
+                {
+                    m.write_errors
+                        .iter()
+                        .flatten()
+                        .map(|w| (w.index, server_error(w.code, w.message.clone())))
+                        .collect()
+                }
+                // Not a document's failure (the server unreachable): which
+                // ones went in is unknown, so none is counted.
+                _ => {
+                    tally.fail(first, &self.err(e));
+                    return;
+                }
+            },
+        };
+        // Ordered, the server stopped at the first failure.
+        let stop = if ordered {
+            failures.first().map_or(ids.len(), |(k, _)| *k)
+        } else {
+            ids.len()
+        };
+        for (k, id) in ids.into_iter().enumerate().take(stop) {
+            if !failures.iter().any(|(f, _)| *f == k) {
+                tally.inserted += 1;
+                tally.inserted_ids.insert((first + k).to_string(), id);
+            }
+        }
+        for (k, e) in &failures {
+            tally.fail(first + k, e);
+        }
+    }
+}
+
 fn update_result(r: mongodb::results::UpdateResult) -> Bson {
     let upserted = r.upserted_id;
     Bson::Document(doc! {
@@ -527,31 +692,35 @@ trait Optional: Sized {
 
 impl<A> Optional for A {}
 
-fn map_error(e: mongodb::error::Error, hosts: &str) -> Error {
-    let server = |code: i32, message: String| {
-        let message = if message.contains(&code.to_string()) {
-            message
-        } else {
-            format!("{message} (code {code})")
-        };
-        Error::Database {
-            server_code: Some(code),
-            message,
-        }
+/// A MongoDB server's error, its code in the message.
+fn server_error(code: i32, message: String) -> Error {
+    let message = if message.contains(&code.to_string()) {
+        message
+    } else {
+        format!("{message} (code {code})")
     };
+    Error::Database {
+        server_code: Some(code),
+        message,
+    }
+}
+
+fn map_error(e: mongodb::error::Error, hosts: &str) -> Error {
     match *e.kind {
-        ErrorKind::Write(WriteFailure::WriteError(ref w)) => server(w.code, w.message.clone()),
+        ErrorKind::Write(WriteFailure::WriteError(ref w)) => {
+            server_error(w.code, w.message.clone())
+        }
         ErrorKind::Write(WriteFailure::WriteConcernError(ref w)) => {
-            server(w.code, w.message.clone())
+            server_error(w.code, w.message.clone())
         }
         ErrorKind::InsertMany(ref m) => match m.write_errors.as_ref().and_then(|w| w.first()) {
-            Some(w) => server(w.code, w.message.clone()),
+            Some(w) => server_error(w.code, w.message.clone()),
             None => Error::Database {
                 server_code: None,
                 message: e.to_string(),
             },
         },
-        ErrorKind::Command(ref c) => server(c.code, c.message.clone()),
+        ErrorKind::Command(ref c) => server_error(c.code, c.message.clone()),
         ErrorKind::ServerSelection { ref message, .. } => Error::DatabaseUnreachable(format!(
             "no MongoDB server reachable at {hosts} within {} ms: {message}",
             SERVER_SELECTION.as_millis()
