@@ -174,8 +174,8 @@ export interface Collection {
    * replaceOne: { filter, replacement, upsert? } }, { deleteOne |
    * deleteMany: { filter } }]`, run one after another (not a transaction)
    * by the host, in one call from a function (in parts past
-   * RUNTIME_MAX_RESULT_BYTES of arguments). Every operation is checked
-   * before any runs: another shape (`bulkWrite operation 1 must be one of
+   * RUNTIME_MAX_RESULT_BYTES of arguments, each part checked before it
+   * runs). Every operation is checked before any runs: another shape (`bulkWrite operation 1 must be one of
    * { insertOne | … }`) or a bad argument (`bulkWrite operation 1:
    * updateOne: 'filter' is required`) is `INVALID_ARGUMENT`, and a wall
    * (`$where`, the function store) refuses the whole bulk. Ordered (the

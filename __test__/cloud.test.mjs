@@ -95,6 +95,8 @@ describe('database from host code', () => {
     expect(await errorOf(c.bulkWrite([{ insertOne: { document: { n: 60 } } }, { updateOne: { update: { $set: { a: 1 } } } }]))).toMatchObject({ code: 'INVALID_ARGUMENT', message: "bulkWrite operation 1: updateOne: 'filter' is required" });
     expect(await errorOf(c.bulkWrite([{ deleteOne: { filter: {} } }, 'x']))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'bulkWrite operation 1 must be one of { insertOne | updateOne | updateMany | replaceOne | deleteOne | deleteMany: { … } }' });
     expect(await errorOf(c.bulkWrite('x'))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const noDoc = await errorOf(c.bulkWrite([{ insertOne: { doc: { n: 61 } } }]));
+    expect([noDoc.code, noDoc.message, noDoc.writeErrors]).toEqual(['INVALID_ARGUMENT', 'bulkWrite operation 0: insertOne needs { document: { … } }', undefined]);
     expect(await c.countDocuments()).toBe(before);
     expect(await c.bulkWrite([])).toEqual({ acknowledged: true, insertedCount: 0, matchedCount: 0, modifiedCount: 0, deletedCount: 0, upsertedCount: 0, insertedIds: {}, upsertedIds: {} });
   });

@@ -274,7 +274,8 @@ function __bulkOp(op, i) {
   // The wire arguments of the operation's own call (insertOne, updateOne, …).
   if (kind === 'insertOne') {
     const doc = a.document;
-    if (doc && typeof doc === 'object' && doc._id === undefined) doc._id = new ObjectId();
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw __invalid(`bulkWrite operation ${i}: insertOne needs { document: { … } }`);
+    if (doc._id === undefined) doc._id = new ObjectId();
     return { method: kind, args: { doc } };
   }
   if (kind === 'deleteOne' || kind === 'deleteMany') return { method: kind, args: { filter: a.filter } };
@@ -301,7 +302,10 @@ async function __bulkWrite(send, ops, options) {
         const mid = from + Math.ceil((to - from) / 2);
         return (await run(from, mid)) && run(mid, to);
       }
-      // The call itself failed (the database unreachable): at its first operation.
+      // Refused as a whole (a bad operation, a wall, the database
+      // unreachable): as any call, if nothing ran yet; else a failure at
+      // this part's first operation, after what the earlier parts did.
+      if (from === 0) throw err;
       errors.push({ index: from, err });
       return false;
     }
