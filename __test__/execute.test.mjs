@@ -260,6 +260,13 @@ describe('faults stay with their invocation', () => {
 });
 
 describe('hardening', () => {
+  // A blank worker runs one invocation of its own before it is ready
+  // (worker.js: __warmUp); nothing of it may reach a tenant.
+  localOnly("a new tenant's first call on a pre-started worker sees its own logs and nothing of the worker's warm-up", async () => {
+    const r = await executeFunction('warm-up', `module.exports = (ctx) => { console.log('mine', ctx.body); return [typeof x, Object.keys(globalThis).filter((k) => /warm|__/.test(k))]; }`, '', { body: 1 }, { tenant: `first-call-${process.pid}` });
+    expect([r.error, r.logs, r.data]).toEqual([undefined, ['mine 1'], ['undefined', []]]);
+  });
+
   it('no host environment variable reaches user code', async () => {
     const r = await run('env', 'module.exports = () => [Object.keys(process.env), Object.keys(require("process").env).filter((k) => /SECRET|MONGODB|S3_|SANDBOX/.test(k))]');
     expect(r.data).toEqual([[], []]);

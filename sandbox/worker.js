@@ -17,7 +17,7 @@ let __moduleBytes = 0;
 let __spare = null;
 let __current = null;
 
-function __write(line) { process.stdout.write(line + '\n'); }
+let __write = (line) => { process.stdout.write(line + '\n'); };
 
 function __remember(key, name, mod) {
   const old = __keyOfName.get(name);
@@ -219,5 +219,28 @@ process.stdin.on('data', (chunk) => {
 });
 process.stdin.on('end', () => process.exit(0));
 
-__prepareSpare();
-__write(__frame.ready(process.pid, process.version));
+// Before it says ready, a blank worker runs one invocation of its own (no
+// tenant's code or data; nothing of it is written or kept), so that V8 has
+// compiled the invocation path, which it compiles lazily on first use: a
+// new tenant's first call paid for that (bench/isolation.mjs newtenant,
+// alternated: 5.5-6.0 ms without, 4.1-4.9 ms with).
+async function __warmUp() {
+  const write = __write;
+  __write = () => {};
+  const key = '\0warm-up';
+  try {
+    await __run({ nonce: '', key, name: 'warm-up', code: 'module.exports = async (ctx) => { console.log("x", ctx.body); return { ok: [ctx.body.n] } }',
+      env: {}, logCap: 1024, maxResult: 1024, ctx: '{"body":{"n":1}}' });
+  } catch {
+    // Only a cost: the first call compiles what this did not.
+  } finally {
+    __write = write;
+    __current = null;
+    __forget(key);
+  }
+}
+
+__warmUp().then(() => {
+  __prepareSpare();
+  __write(__frame.ready(process.pid, process.version));
+});
