@@ -235,10 +235,7 @@ impl Database {
                     .unwrap_or(Bson::Null))
             }
             DbCall::InsertOne { mut doc } => {
-                if !doc.contains_key("_id") {
-                    // Like the Node driver: the id is made client-side, so it is known.
-                    doc.insert("_id", mongodb::bson::oid::ObjectId::new());
-                }
+                with_id(&mut doc);
                 let r = coll.insert_one(doc).await.map_err(e)?;
                 Ok(Bson::Document(
                     doc! { "acknowledged": true, "insertedId": r.inserted_id },
@@ -248,9 +245,7 @@ impl Database {
                 let docs: Vec<Document> = docs
                     .into_iter()
                     .map(|mut d| {
-                        if !d.contains_key("_id") {
-                            d.insert("_id", mongodb::bson::oid::ObjectId::new());
-                        }
+                        with_id(&mut d);
                         d
                     })
                     .collect();
@@ -600,13 +595,7 @@ impl Database {
         ordered: bool,
         tally: &mut Tally,
     ) {
-        let mut ids = Vec::with_capacity(docs.len());
-        for d in &mut docs {
-            if !d.contains_key("_id") {
-                d.insert("_id", mongodb::bson::oid::ObjectId::new());
-            }
-            ids.push(d.get("_id").cloned().unwrap_or(Bson::Null));
-        }
+        let ids: Vec<Bson> = docs.iter_mut().map(with_id).collect();
         let failures: Vec<(usize, Error)> = match self
             .collection(collection)
             .insert_many(docs)
@@ -648,6 +637,17 @@ impl Database {
             tally.fail(first + k, e);
         }
     }
+}
+
+/// Gives `d` an `_id` if it has none and answers it: like the Node driver,
+/// the id is made client-side, so it is known whatever the server says.
+fn with_id(d: &mut Document) -> Bson {
+    if let Some(id) = d.get("_id") {
+        return id.clone();
+    }
+    let id = Bson::ObjectId(mongodb::bson::oid::ObjectId::new());
+    d.insert("_id", id.clone());
+    id
 }
 
 fn update_result(r: mongodb::results::UpdateResult) -> Bson {
