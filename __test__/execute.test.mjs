@@ -117,8 +117,11 @@ describe('isolation and the module cache', () => {
       module.exports = async (ctx) => {
         n += 1; globalThis.seen = (globalThis.seen || 0) + 1;
         log('call ' + n);
-        setTimeout(() => log('late ' + n), 200);
         const echoed = await (await get(ctx.body.url + '/echo?n=' + n)).json();
+        // Set last, so it cannot fire before the call ends however slow the
+        // fetch was (a loaded CI machine once took over 200 ms for it); if
+        // it were not cleared with its call, the next call's n would be off.
+        setTimeout(() => { n += 100; log('late ' + n); }, 100);
         return [n, seen, echoed.url, c.env.K];
       }`;
     const a = createCloud({ tenant: 'reuse-a', env: { K: 'first' } });
@@ -130,7 +133,7 @@ describe('isolation and the module cache', () => {
       const n = kept ? i : 1;
       expect(r.data).toEqual([n, n, `/echo?n=${n}`, i === 3 ? 'second' : 'first']);
       expect(r.logs).toEqual([`call ${n}`]);
-      await new Promise((res) => setTimeout(res, 250)); // the cleared timer would have fired by now
+      await new Promise((res) => setTimeout(res, 150)); // the cleared timer would have fired by now
     }
     // Without the option, the same code gets a fresh context; another
     // tenant never sees this one's.
