@@ -250,7 +250,8 @@ function __withoutProcesses(id, mod) {
   if (id === 'worker_threads') {
     return Object.assign({}, mod, { Worker: class Worker { constructor() { throw __noProcesses('new Worker()'); } } });
   }
-  if (!__SPAWNERS[id]) return mod;
+  // Own keys only: an id such as 'constructor' must not find Object's.
+  if (!Object.hasOwn(__SPAWNERS, id)) return mod;
   const out = Object.assign({}, mod);
   for (const k of __SPAWNERS[id]) out[k] = function () { throw __noProcesses(`${id}.${k}()`); };
   return out;
