@@ -31,9 +31,6 @@ use super::{Job, LogBuffer, Outcome, PRELUDE_JS, PROTOCOL_JS, WORKER_JS};
 use crate::config::IsolationConfig;
 use crate::error::{Error, Result};
 
-/// How long a new tenant's first call runs before the blank worker it took
-/// is replaced anyway (else it is replaced when the call ends).
-const REFILL_DELAY: Duration = Duration::from_millis(25);
 /// How long a new worker may take to say it is ready.
 const SPAWN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Bytes of a worker's stderr kept to explain its death.
@@ -266,7 +263,7 @@ impl LocalPool {
     /// function did is in the [`Outcome`].
     pub async fn run(&self, job: &Job) -> Result<Outcome> {
         let inner = &self.inner;
-        let (mut worker, was_blank) = match inner.acquire(job).await? {
+        let mut worker = match inner.acquire(job).await? {
             Some(w) => w,
             None => {
                 return Ok(Outcome::queue_timeout(
@@ -276,25 +273,7 @@ impl LocalPool {
             }
         };
         inner.busy.fetch_add(1, Ordering::Relaxed);
-        let run = worker.run(job, inner.config.max_frame);
-        let (outcome, healthy) = if was_blank {
-            // The blank taken is replaced once this first call of its
-            // tenant ends, or after REFILL_DELAY if it runs on: a `node`
-            // starting meanwhile competed for the cores with the worker
-            // serving it (a new tenant's first call took ~1 ms longer).
-            tokio::pin!(run);
-            let r = tokio::select! {
-                r = &mut run => r,
-                _ = tokio::time::sleep(REFILL_DELAY) => {
-                    inner.refill_blanks();
-                    run.await
-                }
-            };
-            inner.refill_blanks();
-            r
-        } else {
-            run.await
-        };
+        let (outcome, healthy) = worker.run(job, inner.config.max_frame).await;
         inner.busy.fetch_sub(1, Ordering::Relaxed);
         if healthy && !inner.closed.load(Ordering::SeqCst) {
             inner.make_idle(worker);
@@ -359,7 +338,7 @@ impl Inner {
     /// worker of another tenant when the cap is reached). Waits, bounded by
     /// the queue timeout, only when every process is busy. `None`: the wait
     /// timed out.
-    async fn acquire(self: &Arc<Self>, job: &Job) -> Result<Option<(Worker, bool)>> {
+    async fn acquire(self: &Arc<Self>, job: &Job) -> Result<Option<Worker>> {
         let wait_until = Instant::now() + Duration::from_millis(job.queue_timeout_ms);
         let mut queued = false;
         let result = loop {
@@ -377,7 +356,10 @@ impl Inner {
                         drop(w);
                         continue;
                     }
-                    break Ok(Some((w, was_blank)));
+                    if was_blank {
+                        self.refill_blanks();
+                    }
+                    break Ok(Some(w));
                 }
                 Pick::Spawn(retired) => {
                     drop(retired);
@@ -385,7 +367,7 @@ impl Inner {
                     match spawned {
                         Ok(mut w) => {
                             w.tenant = Some(job.tenant.clone());
-                            break Ok(Some((w, false)));
+                            break Ok(Some(w));
                         }
                         Err(e) => {
                             self.worker_ended(true, Some(&job.tenant));
